@@ -1,0 +1,41 @@
+package bench
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/poolbench/poolbench/workloads"
+)
+
+// Transport is how the in-process client reaches the server.
+type Transport struct {
+	// Name is the cell value.
+	Name string
+	// Listen returns a listener for the server and a dialer for the client.
+	Listen func() (net.Listener, workloads.Dialer, error)
+}
+
+// Transports is the registry of transports.
+var Transports = []Transport{
+	{Name: "inmem", Listen: listenInmem},
+	{Name: "tcp", Listen: listenTCP},
+}
+
+// listenInmem connects client and server through in-memory pipes: no kernel,
+// as in fasthttp's own server_timing_test.go.
+func listenInmem() (net.Listener, workloads.Dialer, error) {
+	ln := fasthttputil.NewInmemoryListener()
+	return ln, ln.Dial, nil
+}
+
+// listenTCP listens on a free loopback port.
+func listenTCP() (net.Listener, workloads.Dialer, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on loopback: %w", err)
+	}
+	addr := ln.Addr().String()
+	return ln, func() (net.Conn, error) { return net.Dial("tcp4", addr) }, nil
+}

@@ -1,0 +1,69 @@
+package workloads
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/poolbench/poolbench/workloads/driver"
+)
+
+// Keepalive is the saturated keep-alive workload: Conns connections opened
+// before the measured window, each sending requests back to back (closed
+// loop). A connection that breaks is redialed.
+type Keepalive struct{}
+
+var _ Workload = Keepalive{}
+
+// Name implements Workload.
+func (Keepalive) Name() string { return "keepalive" }
+
+// Run implements Workload.
+func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
+	if err := p.Validate(); err != nil {
+		return Result{}, err
+	}
+	l := newLoop(ctx, p)
+	conns := make([]*driver.Conn, p.Conns)
+	for i := range conns {
+		nc, err := d()
+		if err != nil {
+			for _, c := range conns[:i] {
+				c.CloseConn()
+			}
+			return Result{}, fmt.Errorf("keepalive: dialing connection %d of %d: %w", i+1, p.Conns, err)
+		}
+		conns[i] = driver.NewConn(nc, false)
+	}
+	l.res.Dials = int64(p.Conns)
+	began := l.start()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := l.newTally()
+			defer func() { c.CloseConn(); l.merge(t) }()
+			for l.next() {
+				t0 := time.Now()
+				if t.record(c.RoundTrip(p.Request), t0) || c.Close {
+					c.CloseConn()
+					nc, err := d()
+					if err != nil {
+						t.errs.Dial++
+						if t.first == nil {
+							t.first = err
+						}
+						return
+					}
+					t.dials++
+					c = driver.NewConn(nc, false)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	l.res.Elapsed = time.Since(began)
+	return l.res, nil
+}

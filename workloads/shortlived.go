@@ -1,0 +1,60 @@
+package workloads
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/poolbench/poolbench/workloads/driver"
+)
+
+// Shortlived is the short-lived connection workload: every request goes on a
+// fresh connection that the client closes once the response is read, so
+// TIME_WAIT lands on the client and the server pays for every accept.
+type Shortlived struct{}
+
+var _ Workload = Shortlived{}
+
+// Name implements Workload.
+func (Shortlived) Name() string { return "shortlived" }
+
+// Run implements Workload. Latency includes the dial.
+func (Shortlived) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
+	if err := p.Validate(); err != nil {
+		return Result{}, err
+	}
+	l := newLoop(ctx, p)
+	began := l.start()
+	var wg sync.WaitGroup
+	for range p.Conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := l.newTally()
+			defer l.merge(t)
+			var c *driver.Conn
+			for l.next() {
+				t0 := time.Now()
+				nc, err := d()
+				if err != nil {
+					t.errs.Dial++
+					if t.first == nil {
+						t.first = err
+					}
+					continue
+				}
+				t.dials++
+				if c == nil {
+					c = driver.NewConn(nc, false)
+				} else {
+					c.Reset(nc)
+				}
+				t.record(c.RoundTrip(p.Request), t0)
+				c.CloseConn()
+			}
+		}()
+	}
+	wg.Wait()
+	l.res.Elapsed = time.Since(began)
+	return l.res, nil
+}

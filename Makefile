@@ -1,0 +1,44 @@
+# poolbench: fasthttp's worker pool vs net/http's goroutine per connection.
+# `make help` lists the targets; variables below can be set on the command line.
+
+SHELL := /bin/bash
+
+# In-process matrix (see bench/main_test.go for what each value means).
+COUNT      ?= 5
+BENCHTIME  ?= 200ms
+CONNS      ?= 1,16,256
+MODELS     ?= all
+TRANSPORTS ?= all
+LOADS      ?= all
+ROUTES     ?= all
+VARIANTS   ?= default
+export COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS
+
+# QUICK=1 trades statistics for time: one sample per cell, conns=16 only.
+ifdef QUICK
+COUNT     := 1
+BENCHTIME := 50ms
+CONNS     := 16
+endif
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets and the variables they read.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Variables: COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) CONNS=$(CONNS) MODELS=$(MODELS)"
+	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS) ROUTES=$(ROUTES) VARIANTS=$(VARIANTS) QUICK=1"
+
+.PHONY: bench
+bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
+	@bash scripts/bench.sh
+
+.PHONY: test
+test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.
+	@bash scripts/test.sh
+
+.PHONY: clean
+clean: ## Remove generated runs under results/ (keeps results/reference and results/README.md).
+	@find results -mindepth 1 -maxdepth 1 ! -name reference ! -name README.md -exec rm -rf {} +
+	@go clean -testcache

@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+var valueRE = regexp.MustCompile(`^[a-z0-9._]+$`)
+
+// TestCellNames checks every default cell against the naming rules: keys in
+// Keys order, all present, values lowercase, and the name read back by
+// benchfmt exactly as written (nothing mistaken for a GOMAXPROCS suffix).
+func TestCellNames(t *testing.T) {
+	t.Parallel()
+	m, err := Spec{Variants: "all", Conns: "1,16,256"}.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := m.Cells()
+	// 2 transports × 2 models × 2 loads × 3 conns × (plaintext + 8 app variants)
+	if want := 2 * 2 * 2 * 3 * 9; len(cells) != want {
+		t.Fatalf("%d cells, want %d", len(cells), want)
+	}
+	var in bytes.Buffer
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if seen[c.Name()] {
+			t.Errorf("duplicate cell %s", c.Name())
+		}
+		seen[c.Name()] = true
+		fmt.Fprintf(&in, "BenchmarkServer/%s-2 1 1 ns/op\n", c.Name())
+	}
+	r := benchfmt.NewReader(&in, "cells")
+	n := 0
+	for r.Scan() {
+		res, ok := r.Result().(*benchfmt.Result)
+		if !ok {
+			t.Fatalf("benchfmt read %v, want a result", r.Result())
+		}
+		_, parts := res.Name.Parts()
+		if len(parts) != len(Keys)+1 || string(parts[len(parts)-1]) != "-2" {
+			t.Fatalf("%s: benchfmt split it into %q, want %d key=value parts and -2", res.Name, parts, len(Keys))
+		}
+		for i, k := range Keys {
+			key, val, ok := strings.Cut(strings.TrimPrefix(string(parts[i]), "/"), "=")
+			if !ok || key != k || !valueRE.MatchString(val) {
+				t.Errorf("%s: part %d is %q, want %s=<[a-z0-9._]+>", res.Name, i, parts[i], k)
+			}
+		}
+		n++
+	}
+	if n != len(cells) {
+		t.Fatalf("benchfmt read %d results, want %d", n, len(cells))
+	}
+}
+
+func TestSpecErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{Models: "fasthttp,nginx", Conns: "1"}, `unknown server model "nginx"`},
+		{Spec{Conns: "1,x,3"}, `conns sweep "1,x,3": "x" is not a positive integer`},
+		{Spec{Conns: "0"}, `"0" is not a positive integer`},
+		{Spec{Conns: "1", Variants: "pool=maybe"}, `a switch is on or off`},
+		{Spec{Conns: "1", Transports: "udp"}, `unknown transport "udp": want one of inmem, tcp`},
+		{Spec{Conns: "1", Loads: "bursty9"}, `unknown load "bursty9"`},
+		{Spec{Conns: "1", Routes: "json"}, `unknown route "json"`},
+	}
+	for _, tt := range tests {
+		_, err := tt.spec.Parse()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%+v) error = %v, want one containing %q", tt.spec, err, tt.want)
+		}
+	}
+}
+
+// TestBadFlagsExit runs this test binary the way make bench does, with bad
+// matrix flags, and checks for a one-line error and exit status 2.
+func TestBadFlagsExit(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-poolbench.models=nginx"},
+		{"-poolbench.variants=pool=perhaps"},
+		{"-poolbench.conns=1,,16"},
+	} {
+		cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "-test.bench=Server"}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 {
+			t.Errorf("%v: exit %v, want status 2", args, err)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if !strings.HasPrefix(msg, "poolbench: ") || strings.Contains(msg, "\n") {
+			t.Errorf("%v: stderr %q, want one line starting with \"poolbench: \"", args, msg)
+		}
+	}
+}
+
+// TestCellCount prints how many cells the flags select (scripts/bench.sh
+// reads it for its progress line); it fails on an empty matrix.
+func TestCellCount(t *testing.T) {
+	n := len(matrix.Cells())
+	if n == 0 {
+		t.Fatal("the matrix flags select no cells")
+	}
+	t.Logf("cells: %d", n)
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench.sh runs poolbench's in-process benchmark matrix and writes
+# results/<yyyymmdd-hhmmss>-<sha7>/bench.txt with file-level keys on top,
+# then prints a benchstat table. Settings come from the environment (the
+# Makefile passes its variables): COUNT, BENCHTIME, CONNS, MODELS, TRANSPORTS,
+# LOADS, ROUTES, VARIANTS, GOMAXPROCS_BENCH, RUN_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${COUNT:=5}" "${BENCHTIME:=200ms}" "${CONNS:=1,16,256}" "${MODELS:=all}"
+: "${TRANSPORTS:=all}" "${LOADS:=all}" "${ROUTES:=all}" "${VARIANTS:=default}"
+: "${GOMAXPROCS_BENCH:=$(nproc)}"
+
+sha=$(git rev-parse --short=7 HEAD 2>/dev/null || echo nogit)
+dirty=""
+if [ -n "$(git status --porcelain 2>/dev/null)" ]; then dirty="-dirty"; fi
+run_dir=${RUN_DIR:-results/$(date -u +%Y%m%d-%H%M%S)-$sha}
+mkdir -p "$run_dir"
+out=$run_dir/bench.txt
+
+echo "poolbench: building the benchmark binaries"
+go test -c -o "$run_dir/.bench.test" ./bench
+go test -c -o "$run_dir/.app.test" ./servers/app
+
+cells=$("$run_dir/.bench.test" -test.run='^TestCellCount$' -test.v \
+	-poolbench.conns="$CONNS" -poolbench.models="$MODELS" -poolbench.transports="$TRANSPORTS" \
+	-poolbench.loads="$LOADS" -poolbench.routes="$ROUTES" -poolbench.variants="$VARIANTS" |
+	sed -n 's/.*cells: \([0-9]*\).*/\1/p')
+echo "poolbench: $cells cells × count=$COUNT at benchtime=$BENCHTIME, GOMAXPROCS=$GOMAXPROCS_BENCH → $out"
+
+header() {
+	echo "commit: $sha$dirty"
+	echo "go-version: $(go env GOVERSION)"
+	echo "fasthttp-version: $(go list -m -f '{{.Version}}' github.com/valyala/fasthttp)"
+	echo "layer: inprocess"
+	echo "gomaxprocs: $GOMAXPROCS_BENCH"
+	echo "num-cpu: $(nproc)"
+	echo "pinning: none (in-process: server and client share one process and GOMAXPROCS)"
+	echo "kernel: $(uname -sr | tr ' ' '-')"
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "benchtime: $BENCHTIME"
+	echo
+	echo "Unit req/s better=higher"
+	echo
+}
+header >"$out"
+
+start=$(date +%s)
+# go test prints each cell as it finishes: that is the progress.
+"$run_dir/.bench.test" -test.run='^$' -test.bench='^BenchmarkServer$' -test.benchmem \
+	-test.count="$COUNT" -test.benchtime="$BENCHTIME" -test.cpu="$GOMAXPROCS_BENCH" \
+	-poolbench.conns="$CONNS" -poolbench.models="$MODELS" -poolbench.transports="$TRANSPORTS" \
+	-poolbench.loads="$LOADS" -poolbench.routes="$ROUTES" -poolbench.variants="$VARIANTS" |
+	tee -a "$out" | awk -v total=$((cells * COUNT)) -v start="$start" '
+		/^Benchmark/ { n++; el = systime() - start; eta = (n < total) ? int(el * (total - n) / n) : 0
+			printf "[%d/%d eta %ds] %s\n", n, total, eta, $1; fflush() }
+		/^(FAIL|panic|---)/ { print; fflush() }'
+# The technique micro-benchmarks go to their own file: they have no /model.
+header >"$run_dir/techniques.txt"
+"$run_dir/.app.test" -test.run='^$' -test.bench='^BenchmarkTechnique$' -test.benchmem \
+	-test.count="$COUNT" -test.benchtime="$BENCHTIME" -test.cpu="$GOMAXPROCS_BENCH" |
+	tee -a "$run_dir/techniques.txt" | awk '/^Benchmark/ { printf "[technique] %s\n", $1; fflush() }'
+rm -f "$run_dir"/.*.test
+
+for f in "$out" "$run_dir/techniques.txt"; do
+	if grep -q -E '^(FAIL|panic:|--- FAIL)' "$f"; then
+		echo "poolbench: a benchmark failed; see $f" >&2
+		exit 1
+	fi
+done
+
+echo
+echo "poolbench: wrote $out in $(($(date +%s) - start))s"
+echo "== fasthttp vs net/http, req/s and allocs/op (tcp, app route, all switches on; rows: load × conns) =="
+go tool benchstat -filter '/transport:tcp /route:app /pool:on /conv:on /reuse:on' \
+	-col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
+echo
+echo "== each technique alone (go tool benchstat -col /switch $run_dir/techniques.txt) =="
+go tool benchstat -col /switch "$run_dir/techniques.txt" | grep -v '^$' | sed -n '/allocs\/op/,$p' || true
+echo
+echo "More slices:  go tool benchstat -col /model -row /load $out"
+echo "              go tool benchstat -col '/pool@(off on)' -filter '/model:fasthttp /conv:on /reuse:on' $out"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test.sh is `make test`: vet, formatting, the tests with and without the race
+# detector (zero-allocation tests only run without it), and a smoke run of
+# every benchmark so a broken benchmark fails CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "go vet"
+go vet ./...
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change these files (run gofmt -w):"
+	echo "$unformatted"
+	exit 1
+fi
+
+step "go test -race ./..."
+go test -race -count=1 ./...
+
+step "go test ./... (allocation tests run only without -race)"
+go test -count=1 ./...
+
+step "benchmark smoke run (100 requests per cell, every cell)"
+smoke=$(mktemp)
+trap 'rm -f "$smoke"' EXIT
+if ! { go test -run '^$' -bench . -benchtime=100x -count=1 ./bench \
+	-poolbench.conns=1,16 -poolbench.variants=all &&
+	go test -run '^$' -bench . -benchtime=100x -count=1 ./servers/app; } >"$smoke" 2>&1; then
+	cat "$smoke"
+	exit 1
+fi
+echo "$(grep -c '^Benchmark' "$smoke") benchmark cells ran"

@@ -4,8 +4,8 @@
 SHELL := /bin/bash
 
 # In-process matrix (see bench/main_test.go for what each value means).
-COUNT      ?= 5
-BENCHTIME  ?= 200ms
+COUNT      ?= 6
+BENCHTIME  ?= 100ms
 CONNS      ?= 1,16,256
 MODELS     ?= all
 TRANSPORTS ?= all

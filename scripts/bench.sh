@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-: "${COUNT:=5}" "${BENCHTIME:=200ms}" "${CONNS:=1,16,256}" "${MODELS:=all}"
+: "${COUNT:=6}" "${BENCHTIME:=100ms}" "${CONNS:=1,16,256}" "${MODELS:=all}"
 : "${TRANSPORTS:=all}" "${LOADS:=all}" "${ROUTES:=all}" "${VARIANTS:=default}"
 : "${GOMAXPROCS_BENCH:=$(nproc)}"
 
@@ -76,7 +76,7 @@ go tool benchstat -filter '/transport:tcp /route:app /pool:on /conv:on /reuse:on
 	-col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
 echo
 echo "== each technique alone (go tool benchstat -col /switch $run_dir/techniques.txt) =="
-go tool benchstat -col /switch "$run_dir/techniques.txt" | grep -v '^$' | sed -n '/allocs\/op/,$p' || true
+go tool benchstat -col /switch "$run_dir/techniques.txt" | grep -v '^$' || true
 echo
 echo "More slices:  go tool benchstat -col /model -row /load $out"
 echo "              go tool benchstat -col '/pool@(off on)' -filter '/model:fasthttp /conv:on /reuse:on' $out"

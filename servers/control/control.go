@@ -1,0 +1,224 @@
+// Package control is the loopback control endpoint of a server process
+// started by `poolbench serve`: GET /stats reports the process's own CPU
+// time, allocations, heap, RSS and goroutines, and /debug/pprof/ serves its
+// profiles, so every number and profile comes from the server alone.
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Stats is one snapshot of the server process. Counters are cumulative:
+// subtract two snapshots to get a window.
+type Stats struct {
+	// Time is when the snapshot was taken.
+	Time time.Time `json:"time"`
+	// CPUNanos is user plus system CPU time of the process (getrusage).
+	CPUNanos int64 `json:"cpu_ns"`
+	// AllocObjects and AllocBytes count heap allocations since start (runtime/metrics).
+	AllocObjects uint64 `json:"alloc_objects"`
+	AllocBytes   uint64 `json:"alloc_bytes"`
+	// HeapBytes is the heap in use by objects; live after a forced GC (gc=1).
+	HeapBytes uint64 `json:"heap_bytes"`
+	// RSSBytes and PeakRSSBytes are VmRSS and VmHWM from /proc/self/status.
+	RSSBytes     uint64 `json:"rss_bytes"`
+	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
+	// Goroutines is the number of live goroutines.
+	Goroutines int `json:"goroutines"`
+	// Served counts requests the app has served.
+	Served uint64 `json:"served"`
+	// GOMAXPROCS and CPUs say how the process was set up and pinned.
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUs       string `json:"cpus"`
+}
+
+// Options tune one snapshot.
+type Options struct {
+	// GC forces a garbage collection first, so HeapBytes is the live heap.
+	GC bool
+	// ResetPeak resets VmHWM after reading, starting a new peak window.
+	ResetPeak bool
+}
+
+var sampleNames = []string{
+	"/gc/heap/allocs:objects",
+	"/gc/heap/allocs:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/sched/goroutines:goroutines",
+}
+
+// Take reads a snapshot of this process; served reports the app's count.
+func Take(o Options, served func() uint64) (Stats, error) {
+	if o.GC {
+		runtime.GC()
+	}
+	s := Stats{Time: time.Now(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	samples := make([]metrics.Sample, len(sampleNames))
+	for i, n := range sampleNames {
+		samples[i].Name = n
+	}
+	metrics.Read(samples)
+	s.AllocObjects = samples[0].Value.Uint64()
+	s.AllocBytes = samples[1].Value.Uint64()
+	s.HeapBytes = samples[2].Value.Uint64()
+	s.Goroutines = int(samples[3].Value.Uint64())
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return s, fmt.Errorf("getrusage: %w", err)
+	}
+	s.CPUNanos = ru.Utime.Nano() + ru.Stime.Nano()
+	st, err := ProcStatus("self")
+	if err != nil {
+		return s, err
+	}
+	s.RSSBytes, s.PeakRSSBytes, s.CPUs = st.RSSBytes, st.PeakRSSBytes, st.CPUs
+	if served != nil {
+		s.Served = served()
+	}
+	if o.ResetPeak {
+		// Writing 5 to clear_refs resets VmHWM to the current RSS.
+		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+			return s, fmt.Errorf("resetting peak RSS: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Status is what ProcStatus reads from /proc/<pid>/status.
+type Status struct {
+	RSSBytes, PeakRSSBytes uint64
+	// CPUs is Cpus_allowed_list: the CPUs the process may run on.
+	CPUs string
+}
+
+// ProcStatus reads VmRSS, VmHWM and Cpus_allowed_list of pid ("self" for this process).
+func ProcStatus(pid string) (Status, error) {
+	var st Status
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return st, fmt.Errorf("reading process status: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch string(k) {
+		case "VmRSS":
+			st.RSSBytes = kB(v)
+		case "VmHWM":
+			st.PeakRSSBytes = kB(v)
+		case "Cpus_allowed_list":
+			st.CPUs = string(v)
+		}
+	}
+	return st, nil
+}
+
+func kB(v []byte) uint64 {
+	n, _ := strconv.ParseUint(string(bytes.TrimSuffix(v, []byte(" kB"))), 10, 64)
+	return n << 10
+}
+
+// Handler serves /stats and /debug/pprof/.
+func Handler(served func() uint64) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		s, err := Take(Options{GC: q.Get("gc") == "1", ResetPeak: q.Get("resetpeak") == "1"}, served)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s) //nolint:errcheck
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// Listen opens the control listener; addr must be a loopback address.
+func Listen(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("control address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("control address %q is not loopback: the control port serves profiles and must stay on 127.0.0.0/8", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Client reads a server process's control endpoint.
+type Client struct {
+	// Addr is the control endpoint's host:port.
+	Addr string
+	hc   http.Client
+}
+
+// Stats fetches a snapshot.
+func (c *Client) Stats(ctx context.Context, o Options) (Stats, error) {
+	var s Stats
+	url := "http://" + c.Addr + "/stats?gc=" + b01(o.GC) + "&resetpeak=" + b01(o.ResetPeak)
+	body, err := c.get(ctx, url)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return s, fmt.Errorf("server stats from %s: %w", c.Addr, err)
+	}
+	return s, nil
+}
+
+// Get fetches a path such as /debug/pprof/allocs and returns the body.
+func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
+	return c.get(ctx, "http://"+c.Addr+path)
+}
+
+func (c *Client) get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("server control endpoint: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("server control endpoint: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New("server control endpoint " + url + ": " + resp.Status + ": " + string(bytes.TrimSpace(body)))
+	}
+	return body, nil
+}
+
+func b01(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

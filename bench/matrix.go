@@ -146,7 +146,7 @@ func (s Spec) Parse() (Matrix, error) {
 	if m.Routes, err = pick("route", s.Routes, Routes, func(r Route) string { return r.Name }); err != nil {
 		return m, err
 	}
-	if m.Loads, err = pick("load", s.Loads, workloads.All, workloads.Workload.Name); err != nil {
+	if m.Loads, err = pick("load", s.Loads, workloads.Closed, workloads.Workload.Name); err != nil {
 		return m, err
 	}
 	if m.Conns, err = ParseSweep("conns", s.Conns); err != nil {

@@ -120,6 +120,9 @@ func Start(m Model, cfg Config, ln net.Listener) *Running {
 	return r
 }
 
+// Done is closed with Serve's result if the server stops on its own.
+func (r *Running) Done() <-chan error { return r.done }
+
 // Stop shuts the server down gracefully, waiting at most timeout, and
 // returns Serve's error, if any.
 func (r *Running) Stop(timeout time.Duration) error {

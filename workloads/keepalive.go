@@ -65,5 +65,6 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	}
 	wg.Wait()
 	l.res.Elapsed = time.Since(began)
+	p.end()
 	return l.res, nil
 }

@@ -56,5 +56,6 @@ func (Shortlived) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	}
 	wg.Wait()
 	l.res.Elapsed = time.Since(began)
+	p.end()
 	return l.res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -37,6 +38,12 @@ type Plan struct {
 	// connections) is done, just before the first request: the start of the
 	// measured window.
 	OnStart func()
+	// OnEnd, if set, is called at the end of the measured window, before
+	// connections are torn down (the idle workload measures here).
+	OnEnd func()
+	// Record, if set, receives every response in vegeta's binary format
+	// (open-loop workloads only).
+	Record io.Writer
 }
 
 // Validate reports what is wrong with p.
@@ -88,8 +95,13 @@ type Workload interface {
 	Run(ctx context.Context, d Dialer, p Plan) (Result, error)
 }
 
-// All is the registry of closed-loop workloads, in the order cells run.
-var All = []Workload{Keepalive{}, Shortlived{}}
+// All is the registry of workloads with their default settings, in the
+// order cells run. Closed is the subset the in-process layer runs.
+var All = []Workload{Keepalive{}, Shortlived{}, DefaultBursty, DefaultIdle}
+
+// Closed lists the closed-loop workloads: they send a fixed number of
+// requests, so they can run as in-process Go benchmarks.
+var Closed = []Workload{Keepalive{}, Shortlived{}}
 
 // Lookup returns the workload registered under name.
 func Lookup(name string) (Workload, error) {
@@ -127,6 +139,13 @@ func newLoop(ctx context.Context, p Plan) *loop {
 		l.res.Latency = newHistogram()
 	}
 	return l
+}
+
+// end marks the end of the measured window.
+func (p Plan) end() {
+	if p.OnEnd != nil {
+		p.OnEnd()
+	}
 }
 
 // start marks the beginning of the measured window.

@@ -15,6 +15,8 @@ import (
 
 // Request is a pre-encoded HTTP/1.1 request and the response it must get.
 type Request struct {
+	// Target is the request's path and query.
+	Target string
 	// Raw is the request exactly as written to the wire.
 	Raw []byte
 	// Status is the expected status code.
@@ -26,7 +28,7 @@ type Request struct {
 // NewGET encodes a keep-alive GET of target (path and query) for host.
 func NewGET(host, target string, status, bodyLen int) *Request {
 	raw := "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: poolbench\r\n\r\n"
-	return &Request{Raw: []byte(raw), Status: status, BodyLen: bodyLen}
+	return &Request{Target: target, Raw: []byte(raw), Status: status, BodyLen: bodyLen}
 }
 
 // Errors a response check reports; a *CheckError wraps one of them.

@@ -1,0 +1,137 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/servers/control"
+	"github.com/poolbench/poolbench/workloads"
+)
+
+// LoadConfig is one load process: a workload against a server's address.
+type LoadConfig struct {
+	// Workload is the workload, with its own settings (Bursty, Idle).
+	Workload workloads.Workload
+	// Addr is the server's HTTP address; it must be on loopback.
+	Addr string
+	// Control is the server's control address; "" skips server snapshots.
+	Control string
+	// Route is the request to send.
+	Route bench.Route
+	// Conns is the connection count (bursty: the cap on vegeta's workers).
+	Conns int
+	// Duration is the measured window and Warmup the unmeasured run before
+	// it (closed-loop workloads).
+	Duration, Warmup time.Duration
+	// VegetaOut, if set, receives the bursty workload's raw results.
+	VegetaOut string
+	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
+	CPUs       string
+	GOMAXPROCS int
+}
+
+// CheckLoopback refuses any address outside 127.0.0.0/8 and ::1: poolbench
+// loads only servers on this machine.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("address %q is not on loopback: poolbench only loads servers on 127.0.0.0/8 or ::1", addr)
+	}
+	return nil
+}
+
+// RunLoad runs one load process's work and reports it.
+func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
+	if err := CheckLoopback(c.Addr); err != nil {
+		return nil, err
+	}
+	if err := CheckFDs(max(c.Conns, 1)); err != nil {
+		return nil, err
+	}
+	rep := &Report{Workload: c.Workload.Name(), Conns: c.Conns, LoadCPUs: "all"}
+	if c.CPUs != "" {
+		got, err := PinSelf(c.CPUs)
+		if err != nil {
+			return nil, err
+		}
+		rep.LoadCPUs = got
+	}
+	if c.GOMAXPROCS > 0 {
+		runtime.GOMAXPROCS(c.GOMAXPROCS)
+	}
+	rep.LoadGOMAXPROCS = runtime.GOMAXPROCS(0)
+	dial := func() (net.Conn, error) { return net.Dial("tcp", c.Addr) }
+	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: c.Route.Request(), Latency: true}
+
+	closed := slices.ContainsFunc(workloads.Closed, func(w workloads.Workload) bool { return w.Name() == c.Workload.Name() })
+	if closed && c.Warmup > 0 {
+		warm := plan
+		warm.Duration, warm.Latency = c.Warmup, false
+		if res, err := c.Workload.Run(ctx, dial, warm); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		} else if res.OK == 0 {
+			return nil, fmt.Errorf("warm-up: no request succeeded (%v; first: %v)", res.Errors, res.FirstError)
+		}
+	}
+
+	// Idle measures the live heap, so both its snapshots collect garbage
+	// first; the others only read counters.
+	idle := c.Workload.Name() == "idle"
+	var snapErr error
+	if c.Control != "" {
+		cl := &control.Client{Addr: c.Control}
+		snap := func(dst **control.Stats, resetPeak bool) func() {
+			return func() {
+				s, err := cl.Stats(ctx, control.Options{GC: idle, ResetPeak: resetPeak})
+				if err != nil && snapErr == nil {
+					snapErr = err
+				}
+				*dst = &s
+			}
+		}
+		plan.OnStart = snap(&rep.Before, true)
+		plan.OnEnd = snap(&rep.After, false)
+	}
+	if c.VegetaOut != "" {
+		f, err := os.Create(c.VegetaOut)
+		if err != nil {
+			return nil, fmt.Errorf("vegeta results: %w", err)
+		}
+		defer f.Close()
+		plan.Record = f
+	}
+	res, err := c.Workload.Run(ctx, dial, plan)
+	if err != nil {
+		return nil, err
+	}
+	if snapErr != nil {
+		return nil, snapErr
+	}
+	rep.OK, rep.Errors, rep.Dials, rep.ElapsedNs = res.OK, res.Errors, res.Dials, int64(res.Elapsed)
+	if res.FirstError != nil {
+		rep.FirstError = res.FirstError.Error()
+	}
+	if h := res.Latency; h != nil && h.TotalCount() > 0 {
+		rep.P50Ns, rep.P99Ns, rep.P999Ns = h.ValueAtQuantile(50), h.ValueAtQuantile(99), h.ValueAtQuantile(99.9)
+	}
+	port, err := portOf(c.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if rep.TimeWait, err = CountTimeWait(port); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}

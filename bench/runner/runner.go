@@ -1,0 +1,193 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Runner runs process cells and appends their results to Dir/bench.txt.
+type Runner struct {
+	// Binary is the poolbench executable started as server and load.
+	Binary string
+	// Dir is the run folder.
+	Dir string
+	// Settings split the CPUs and time the cells.
+	Settings Settings
+	// Count is how many times each cell runs; the runs are interleaved
+	// (all cells once, then again), so drift hits every cell alike.
+	Count int
+	// JSON, if set, receives one JSON object per cell run.
+	JSON io.Writer
+	// Progress, if set, shows a progress bar with an ETA (use a terminal).
+	Progress io.Writer
+	// Warn, if set, receives a line for every cell whose requests failed
+	// (the errors metric counts them too).
+	Warn io.Writer
+	// OnServer and OnLoad, if set, see each child's pid as it starts.
+	OnServer, OnLoad func(pid int)
+}
+
+// CellResult is one cell run, as written to Runner.JSON.
+type CellResult struct {
+	Cell    string   `json:"cell"`
+	Run     int      `json:"run"`
+	Ready   Ready    `json:"server"`
+	Report  *Report  `json:"report"`
+	Iters   int64    `json:"iterations"`
+	Metrics []Metric `json:"metrics"`
+}
+
+// Run runs every cell Count times and appends the results to bench.txt.
+// It stops at the first failing cell, with an error naming the cell.
+func (r *Runner) Run(ctx context.Context, cells []Cell) error {
+	if len(cells) == 0 {
+		return fmt.Errorf("no cells to run")
+	}
+	need := 0
+	for _, c := range cells {
+		need = max(need, c.Conns)
+	}
+	if err := CheckFDs(need); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, "bench.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	count := max(r.Count, 1)
+	var bar *progressbar.ProgressBar
+	if r.Progress != nil {
+		bar = progressbar.NewOptions(len(cells)*count,
+			progressbar.OptionSetWriter(r.Progress), progressbar.OptionSetDescription("poolbench run"),
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionClearOnFinish())
+		defer bar.Finish()
+	}
+	wroteHeader := false
+	for run := 1; run <= count; run++ {
+		for _, c := range cells {
+			if bar != nil {
+				bar.Describe(c.Path())
+			}
+			res, err := r.RunCell(ctx, c)
+			if err != nil {
+				return fmt.Errorf("cell %s: %w", c.Name(), err)
+			}
+			res.Run = run
+			if !wroteHeader {
+				if err := r.writeHeader(f, res); err != nil {
+					return err
+				}
+				wroteHeader = true
+			}
+			if n := res.Report.Errors.Total(); n > 0 && r.Warn != nil {
+				fmt.Fprintf(r.Warn, "poolbench: cell %s: %d requests failed (%v); first: %s\n", c.Name(), n, res.Report.Errors, res.Report.FirstError)
+			}
+			if err := WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
+				return err
+			}
+			if r.JSON != nil {
+				if err := json.NewEncoder(r.JSON).Encode(res); err != nil {
+					return err
+				}
+			}
+			if bar != nil {
+				bar.Add(1) //nolint:errcheck
+			}
+		}
+	}
+	return nil
+}
+
+// writeHeader writes the file-level keys of the process layer, with the
+// pinning the first cell's processes actually got.
+func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
+	s := r.Settings
+	pinning := "none"
+	if s.ServerCPUs != "" || s.LoadCPUs != "" {
+		pinning = "sched_setaffinity on every thread"
+	}
+	_, err := fmt.Fprintf(w, "\nlayer: process\npinning: %s\nserver-cpus: %s\nload-cpus: %s\nserver-gomaxprocs: %d\nload-gomaxprocs: %d\n"+
+		"window: %v\nwarmup: %v\nfasthttp-max-idle-worker-duration: %v\n\n",
+		pinning, first.Ready.CPUs, first.Report.LoadCPUs, first.Ready.GOMAXPROCS, first.Report.LoadGOMAXPROCS,
+		s.Duration, s.Warmup, s.MaxIdleWorkerDuration)
+	if err != nil {
+		return err
+	}
+	for _, u := range Units {
+		if _, err := fmt.Fprintln(w, u); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintln(w)
+	return err
+}
+
+// RunCell runs one cell: a fresh server process, one load process, and
+// checks that what the load counted agrees with what the server served.
+func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
+	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
+	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, -1), serveEnv)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop(5 * time.Second)
+	if r.OnServer != nil {
+		r.OnServer(srv.PID())
+	}
+	if want := r.Settings.ServerCPUs; want != "" && !sameCPUs(want, srv.Ready.CPUs) {
+		return nil, fmt.Errorf("server pinned to cpus %s, asked for %s", srv.Ready.CPUs, want)
+	}
+	vegetaOut := ""
+	if c.Load.Name() == "bursty" {
+		vegetaOut = filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")
+		if err := os.MkdirAll(filepath.Dir(vegetaOut), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
+	rep, err := runLoad(ctx, r.Binary, c.loadArgs(r.Settings, srv.Ready, vegetaOut), loadEnv, srv, r.OnLoad)
+	if err != nil {
+		return nil, err
+	}
+	if want := r.Settings.LoadCPUs; want != "" && !sameCPUs(want, rep.LoadCPUs) {
+		return nil, fmt.Errorf("load pinned to cpus %s, asked for %s", rep.LoadCPUs, want)
+	}
+	if rep.Errors.Total() == 0 && rep.Before != nil && rep.After != nil {
+		if served := int64(rep.After.Served - rep.Before.Served); served != rep.OK {
+			return nil, fmt.Errorf("the load counted %d correct responses but the server served %d requests in the window", rep.OK, served)
+		}
+	}
+	iters, ms, err := rep.Metrics()
+	if err != nil {
+		return nil, err
+	}
+	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
+}
+
+// sameCPUs compares two CPU lists by the CPUs they name.
+func sameCPUs(a, b string) bool {
+	x, err1 := ParseCPUList(a)
+	y, err2 := ParseCPUList(b)
+	if err1 != nil || err2 != nil || len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}

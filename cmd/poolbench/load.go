@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/workloads"
+)
+
+func loadCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: poolbench load -addr host:port [flags]\n\nDrives one workload against a server on loopback and reports requests, errors,\nlatency percentiles and, given -control, the server's own CPU, allocations and memory.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	workload := fs.String("workload", "keepalive", "keepalive, shortlived, bursty or idle")
+	route := fs.String("route", "app", "route: plaintext or app")
+	c := runner.LoadConfig{}
+	fs.StringVar(&c.Addr, "addr", "", "server address (loopback only)")
+	fs.StringVar(&c.Control, "control", "", "server control address, to read its stats (optional)")
+	fs.IntVar(&c.Conns, "conns", 64, "connections (keepalive, shortlived, idle); bursty: cap on concurrent requests")
+	fs.DurationVar(&c.Duration, "duration", 2*time.Second, "measured window (keepalive, shortlived)")
+	fs.DurationVar(&c.Warmup, "warmup", 500*time.Millisecond, "unmeasured run before the window (keepalive, shortlived)")
+	b := workloads.DefaultBursty
+	fs.IntVar(&b.Wave.PerSecond, "rate", b.Wave.PerSecond, "bursty: requests per second within a burst")
+	fs.DurationVar(&b.Wave.On, "on", b.Wave.On, "bursty: length of a burst")
+	fs.DurationVar(&b.Wave.Off, "off", b.Wave.Off, "bursty: silence between bursts")
+	fs.IntVar(&b.Bursts, "bursts", b.Bursts, "bursty: number of bursts")
+	fs.DurationVar(&b.ClientIdle, "client-idle", b.ClientIdle, "bursty: the client closes connections idle this long")
+	fs.StringVar(&c.VegetaOut, "vegeta-out", "", "bursty: write raw results here in vegeta's format (go tool vegeta report)")
+	idle := workloads.DefaultIdle
+	fs.DurationVar(&idle.Hold, "hold", idle.Hold, "idle: how long to hold the connections idle")
+	fs.StringVar(&c.CPUs, "cpus", "", "pin every thread to these CPUs, e.g. 0 (default: not pinned)")
+	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS (default: the runtime's)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c.Addr == "" {
+		return fmt.Errorf("-addr is required: the address of a server, e.g. from poolbench serve")
+	}
+	w, err := workloads.Lookup(*workload)
+	if err != nil {
+		return err
+	}
+	switch w.(type) {
+	case workloads.Bursty:
+		if err := b.Validate(); err != nil {
+			return err
+		}
+		w = b
+	case workloads.Idle:
+		w = idle
+	}
+	c.Workload = w
+	for _, r := range bench.Routes {
+		if r.Name == *route {
+			c.Route = r
+		}
+	}
+	if c.Route.Name == "" {
+		return fmt.Errorf("unknown route %q: want plaintext or app", *route)
+	}
+	rep, err := runner.RunLoad(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(rep)
+	}
+	fmt.Printf("%s conns=%d: %d ok, errors %v, %d dials in %v (%.0f req/s); p50 %v p99 %v p99.9 %v; TIME_WAIT %d\n",
+		rep.Workload, rep.Conns, rep.OK, rep.Errors, rep.Dials, rep.Elapsed().Round(time.Millisecond),
+		float64(rep.OK)/rep.Elapsed().Seconds(), time.Duration(rep.P50Ns), time.Duration(rep.P99Ns), time.Duration(rep.P999Ns), rep.TimeWait)
+	if rep.Before != nil && rep.After != nil {
+		if iters, ms, err := rep.Metrics(); err == nil {
+			fmt.Printf("server:")
+			for _, m := range ms {
+				fmt.Printf(" %.4g %s", m.Value, m.Unit)
+			}
+			fmt.Printf(" (%d iterations)\n", iters)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+// Command poolbench runs poolbench's real-socket layer.
+//
+//	poolbench serve   serve one model and variant, with a loopback control port
+//	poolbench load    drive one workload against a server and report
+//	poolbench run     run the process matrix: a server and a load process per cell
+//
+// Run `poolbench <command> -h` for a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
+
+// commands is the registry of subcommands, one file each.
+var commands = []command{
+	{"serve", "serve one model and variant, with a loopback control port", serveCmd},
+	{"load", "drive one workload against a server and report", loadCmd},
+	{"run", "run the process matrix: a server and a load process per cell", runCmd},
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: poolbench <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nRun 'poolbench <command> -h' for its flags.")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands {
+		if c.name != os.Args[1] {
+			continue
+		}
+		err := c.run(ctx, os.Args[2:])
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, flag.ErrHelp):
+			os.Exit(2)
+		case errors.Is(err, errUsage):
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "poolbench %s: %v\n", c.name, err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "poolbench: unknown command %q\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
+
+// errUsage marks an error flag parsing has already reported.
+var errUsage = errors.New("usage")
+
+// parse parses a command's flags; extra arguments are an error.
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))
+	}
+	return nil
+}

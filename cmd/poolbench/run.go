@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/poolbench/poolbench/bench/runner"
+)
+
+func runCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: poolbench run [flags]\n\nRuns the process matrix: for every cell a fresh `poolbench serve` and a `poolbench load`,\npinned to disjoint CPUs, and appends Go benchmark lines to <out>/bench.txt.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	spec := runner.DefaultMatrix
+	fs.StringVar(&spec.Models, "models", spec.Models, "server models (comma-separated) or all")
+	fs.StringVar(&spec.Loads, "loads", spec.Loads, "workloads: keepalive, shortlived, bursty, idle (comma-separated) or all")
+	fs.StringVar(&spec.Routes, "routes", spec.Routes, "routes: plaintext, app (comma-separated) or all")
+	fs.StringVar(&spec.Variants, "variants", spec.Variants, "app variants: default, all, or a list such as 'all-on;pool=off'")
+	fs.StringVar(&spec.KeepaliveConns, "keepalive-conns", spec.KeepaliveConns, "keepalive connection sweep")
+	fs.StringVar(&spec.ShortConns, "shortlived-conns", spec.ShortConns, "shortlived connection sweep")
+	fs.StringVar(&spec.IdleConns, "idle-conns", spec.IdleConns, "idle connection sweep")
+	fs.StringVar(&spec.Gaps, "gaps", spec.Gaps, "bursty: silences between bursts to sweep (fasthttp's idle workers expire after -max-idle-worker-duration)")
+	s := runner.DefaultSettings
+	if runtime.NumCPU() < 2 {
+		s.ServerCPUs, s.LoadCPUs = "", ""
+	}
+	fs.DurationVar(&s.Duration, "duration", s.Duration, "measured window of closed-loop cells")
+	fs.DurationVar(&s.Warmup, "warmup", s.Warmup, "unmeasured warm-up before each window")
+	fs.DurationVar(&s.MaxIdleWorkerDuration, "max-idle-worker-duration", s.MaxIdleWorkerDuration, "fasthttp's MaxIdleWorkerDuration in every cell")
+	fs.StringVar(&s.ServerCPUs, "server-cpus", s.ServerCPUs, "CPUs the server is pinned to (empty: not pinned)")
+	fs.StringVar(&s.LoadCPUs, "load-cpus", s.LoadCPUs, "CPUs the load is pinned to (empty: not pinned)")
+	fs.IntVar(&s.ServerProcs, "server-gomaxprocs", s.ServerProcs, "GOMAXPROCS of the server")
+	fs.IntVar(&s.LoadProcs, "load-gomaxprocs", s.LoadProcs, "GOMAXPROCS of the load")
+	count := fs.Int("count", 3, "runs of each cell, interleaved")
+	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
+	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cells, err := spec.Cells()
+	if err != nil {
+		return err
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the poolbench binary to start servers and loads: %w", err)
+	}
+	sha := gitSHA()
+	if *out == "" {
+		*out = filepath.Join("results", time.Now().UTC().Format("20060102-150405")+"-"+sha)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	benchTxt := filepath.Join(*out, "bench.txt")
+	if _, err := os.Stat(benchTxt); os.IsNotExist(err) {
+		head := fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
+			sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
+		if err := os.WriteFile(benchTxt, []byte(head), 0o644); err != nil {
+			return err
+		}
+	}
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr}
+	if *asJSON {
+		r.JSON = os.Stdout
+	}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		r.Progress = os.Stderr
+	}
+	start := time.Now()
+	if err := r.Run(ctx, cells); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "poolbench run: %d cells × %d runs in %v → %s\n", len(cells), *count, time.Since(start).Round(time.Second), benchTxt)
+	return nil
+}
+
+// gitSHA is the short commit of the working tree, with -dirty if it has changes.
+func gitSHA() string {
+	b, err := exec.Command("git", "rev-parse", "--short=7", "HEAD").Output()
+	if err != nil {
+		return "nogit"
+	}
+	sha := strings.TrimSpace(string(b))
+	if st, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
+		sha += "-dirty"
+	}
+	return sha
+}
+
+// depVersion is the version of a module this binary was built with.
+func depVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return "Linux-" + strings.TrimSpace(string(b))
+}

@@ -1,0 +1,89 @@
+package workloads
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/poolbench/poolbench/workloads/driver"
+)
+
+// Idle is the idle-connection workload: it opens Conns keep-alive
+// connections, sends one request on each (so the server has set the
+// connection up fully), then holds them all idle for Hold. OnEnd is called
+// while they are held: that is when memory per connection is measured.
+type Idle struct {
+	Hold time.Duration
+}
+
+// DefaultIdle holds the connections for 1 s.
+var DefaultIdle = Idle{Hold: time.Second}
+
+var _ Workload = Idle{}
+
+// Name implements Workload.
+func (Idle) Name() string { return "idle" }
+
+// Run implements Workload; p.Requests and p.Duration are ignored.
+func (w Idle) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
+	if p.Conns < 1 || p.Request == nil {
+		return Result{}, fmt.Errorf("idle: conns=%d: need at least one connection and a request", p.Conns)
+	}
+	l := newLoop(ctx, Plan{Latency: p.Latency, OnStart: p.OnStart})
+	began := l.start()
+	conns := make([]*driver.Conn, 0, p.Conns)
+	defer func() {
+		for _, c := range conns {
+			c.CloseConn()
+		}
+	}()
+	t := l.newTally()
+	// Open in parallel batches: dialing 10k connections one by one is slow.
+	const batch = 64
+	var mu sync.Mutex
+	for start := 0; start < p.Conns; start += batch {
+		n := min(batch, p.Conns-start)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nc, err := d()
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.errs.Dial++
+					if t.first == nil {
+						t.first = err
+					}
+					return
+				}
+				t.dials++
+				c := driver.NewConn(nc, false)
+				conns = append(conns, c)
+				t0 := time.Now()
+				mu.Unlock()
+				err = c.RoundTrip(p.Request)
+				mu.Lock()
+				t.record(err, t0)
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if t.errs.Total() > 0 {
+		l.merge(t)
+		return l.res, fmt.Errorf("idle: %d of %d connections failed (%v); first: %v", t.errs.Total(), p.Conns, t.errs, t.first)
+	}
+	select {
+	case <-time.After(w.Hold):
+	case <-ctx.Done():
+	}
+	p.end()
+	l.res.Elapsed = time.Since(began)
+	l.merge(t)
+	return l.res, nil
+}

@@ -12,13 +12,20 @@ TRANSPORTS ?= all
 LOADS      ?= all
 ROUTES     ?= all
 VARIANTS   ?= default
-export COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS
 
-# QUICK=1 trades statistics for time: one sample per cell, conns=16 only.
+# Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
+PROC       ?= 1
+PROC_COUNT ?= 3
+PROC_FLAGS ?=
+export COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS PROC PROC_COUNT PROC_FLAGS
+
+# QUICK=1 trades statistics for time: one sample per cell, fewer cells.
 ifdef QUICK
-COUNT     := 1
-BENCHTIME := 50ms
-CONNS     := 16
+COUNT      := 1
+BENCHTIME  := 50ms
+CONNS      := 16
+PROC_COUNT := 1
+PROC_FLAGS := -duration 1s -warmup 200ms -keepalive-conns 16,256 -shortlived-conns 16 -idle-conns 1000 -gaps 2s
 endif
 
 .DEFAULT_GOAL := help
@@ -29,6 +36,7 @@ help: ## List the targets and the variables they read.
 	@echo
 	@echo "Variables: COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) CONNS=$(CONNS) MODELS=$(MODELS)"
 	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS) ROUTES=$(ROUTES) VARIANTS=$(VARIANTS) QUICK=1"
+	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'"
 
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# bench.sh runs poolbench's in-process benchmark matrix and writes
-# results/<yyyymmdd-hhmmss>-<sha7>/bench.txt with file-level keys on top,
-# then prints a benchstat table. Settings come from the environment (the
-# Makefile passes its variables): COUNT, BENCHTIME, CONNS, MODELS, TRANSPORTS,
-# LOADS, ROUTES, VARIANTS, GOMAXPROCS_BENCH, RUN_DIR.
+# bench.sh is `make bench`: the in-process matrix (go test -bench), then the
+# process matrix (poolbench run: server and load in separate pinned
+# processes), both into results/<yyyymmdd-hhmmss>-<sha7>/bench.txt with
+# file-level keys on top, then benchstat tables. Settings come from the
+# environment (the Makefile passes its variables): COUNT, BENCHTIME, CONNS,
+# MODELS, TRANSPORTS, LOADS, ROUTES, VARIANTS, GOMAXPROCS_BENCH, RUN_DIR for
+# the in-process layer; PROC (0 skips the process layer), PROC_COUNT,
+# PROC_FLAGS for the process layer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${COUNT:=6}" "${BENCHTIME:=100ms}" "${CONNS:=1,16,256}" "${MODELS:=all}"
 : "${TRANSPORTS:=all}" "${LOADS:=all}" "${ROUTES:=all}" "${VARIANTS:=default}"
 : "${GOMAXPROCS_BENCH:=$(nproc)}"
+: "${PROC:=1}" "${PROC_COUNT:=3}" "${PROC_FLAGS:=}"
 
 sha=$(git rev-parse --short=7 HEAD 2>/dev/null || echo nogit)
 dirty=""
@@ -21,6 +25,7 @@ out=$run_dir/bench.txt
 echo "poolbench: building the benchmark binaries"
 go test -c -o "$run_dir/.bench.test" ./bench
 go test -c -o "$run_dir/.app.test" ./servers/app
+go build -o "$run_dir/.poolbench" ./cmd/poolbench
 
 cells=$("$run_dir/.bench.test" -test.run='^TestCellCount$' -test.v \
 	-poolbench.conns="$CONNS" -poolbench.models="$MODELS" -poolbench.transports="$TRANSPORTS" \
@@ -62,6 +67,13 @@ header >"$run_dir/techniques.txt"
 	tee -a "$run_dir/techniques.txt" | awk '/^Benchmark/ { printf "[technique] %s\n", $1; fflush() }'
 rm -f "$run_dir"/.*.test
 
+if [ "$PROC" != 0 ]; then
+	echo "poolbench: process layer (poolbench run -count $PROC_COUNT $PROC_FLAGS)"
+	# shellcheck disable=SC2086 # PROC_FLAGS is a list of flags
+	"$run_dir/.poolbench" run -out "$run_dir" -count "$PROC_COUNT" $PROC_FLAGS
+fi
+rm -f "$run_dir/.poolbench"
+
 for f in "$out" "$run_dir/techniques.txt"; do
 	if grep -q -E '^(FAIL|panic:|--- FAIL)' "$f"; then
 		echo "poolbench: a benchmark failed; see $f" >&2
@@ -71,12 +83,26 @@ done
 
 echo
 echo "poolbench: wrote $out in $(($(date +%s) - start))s"
-echo "== fasthttp vs net/http, req/s and allocs/op (tcp, app route, all switches on; rows: load × conns) =="
-go tool benchstat -filter '/transport:tcp /route:app /pool:on /conv:on /reuse:on' \
+echo "== in-process: fasthttp vs net/http (tcp, app route, all switches on; rows: load × conns) =="
+go tool benchstat -filter '.name:Server /transport:tcp /route:app /pool:on /conv:on /reuse:on .unit:(req/s OR allocs/op)' \
 	-col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
+if [ "$PROC" != 0 ]; then
+	echo
+	echo "== process layer, server on its own pinned cpu: keepalive and shortlived (rows: load × conns) =="
+	go tool benchstat -filter '.name:Proc /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)' -col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
+	echo
+	echo "== process layer: bursty, open loop, latency from the intended send time (rows: silence between bursts) =="
+	go tool benchstat -filter '.name:Proc /load:bursty .unit:(p50-ns OR p99-ns OR p999-ns OR allocs/op)' -col /model -row /gap -table "" "$out" | grep -v '^$' || true
+	echo
+	echo "== process layer: idle connections, server memory per connection (rows: conns × ReduceMemoryUsage) =="
+	go tool benchstat -filter '.name:Proc /load:idle .unit:(rss-bytes/conn OR heap-bytes/conn)' -col /model -row /conns,/mem -table "" "$out" | grep -v '^$' || true
+	echo
+	echo "Raw open-loop results: go tool vegeta report $run_dir/vegeta/<cell>.vegeta.bin"
+fi
 echo
 echo "== each technique alone (go tool benchstat -col /switch $run_dir/techniques.txt) =="
-go tool benchstat -col /switch "$run_dir/techniques.txt" | grep -v '^$' || true
+go tool benchstat -col /switch -table "" -filter '.unit:(sec/op OR allocs/op)' "$run_dir/techniques.txt" | grep -v '^$' || true
 echo
-echo "More slices:  go tool benchstat -col /model -row /load $out"
-echo "              go tool benchstat -col '/pool@(off on)' -filter '/model:fasthttp /conv:on /reuse:on' $out"
+echo "More slices (README, 'Reading results'):"
+echo "  go tool benchstat -filter '.name:Proc /load:keepalive' -col /model -row /conns $out"
+echo "  go tool benchstat -filter '.name:Server /model:fasthttp /conv:on /reuse:on' -col '/pool@(off on)' -row /transport,/load,/conns $out"

@@ -77,6 +77,15 @@ func serve(t *testing.T, m servers.Model) (*closeWatch, *app.Handler, workloads.
 	return w, h, func() (net.Conn, error) { return net.Dial("tcp4", addr) }
 }
 
+func lookup(t *testing.T, name string) servers.Model {
+	t.Helper()
+	m, err := servers.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func plaintext() *driver.Request {
 	return driver.NewGET("poolbench", app.PlaintextPath, 200, len(app.HelloWorld))
 }

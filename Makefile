@@ -13,11 +13,15 @@ LOADS      ?= all
 ROUTES     ?= all
 VARIANTS   ?= default
 
+# PROFILE=1: make bench also writes one allocation profile per in-process
+# cell (its own go test run, -memprofilerate=1) to results/<run-id>/profiles/.
+PROFILE    ?=
+
 # Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
 PROC       ?= 1
-PROC_COUNT ?= 3
+PROC_COUNT ?= 5
 PROC_FLAGS ?=
-export COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS PROC PROC_COUNT PROC_FLAGS
+export PROFILE COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS PROC PROC_COUNT PROC_FLAGS
 
 # QUICK=1 trades statistics for time: one sample per cell, fewer cells.
 ifdef QUICK
@@ -41,6 +45,14 @@ help: ## List the targets and the variables they read.
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
 	@bash scripts/bench.sh
+
+.PHONY: profile
+profile: ## Profile the server per cell (allocs with MemProfileRate=1, CPU) into results/<run-id>/profiles/ and write profiles.md.
+	@bash scripts/profile.sh
+
+.PHONY: pprof
+pprof: ## Open go tool pprof on loopback for one cell: make pprof CELL=<cell path> [RUN=results/<run-id>] [KIND=cpu].
+	@bash scripts/pprof.sh
 
 .PHONY: test
 test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.

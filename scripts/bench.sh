@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 : "${COUNT:=6}" "${BENCHTIME:=100ms}" "${CONNS:=1,16,256}" "${MODELS:=all}"
 : "${TRANSPORTS:=all}" "${LOADS:=all}" "${ROUTES:=all}" "${VARIANTS:=default}"
 : "${GOMAXPROCS_BENCH:=$(nproc)}"
-: "${PROC:=1}" "${PROC_COUNT:=3}" "${PROC_FLAGS:=}"
+: "${PROC:=1}" "${PROC_COUNT:=5}" "${PROC_FLAGS:=}"
 
 sha=$(git rev-parse --short=7 HEAD 2>/dev/null || echo nogit)
 dirty=""
@@ -65,6 +65,24 @@ header >"$run_dir/techniques.txt"
 "$run_dir/.app.test" -test.run='^$' -test.bench='^BenchmarkTechnique$' -test.benchmem \
 	-test.count="$COUNT" -test.benchtime="$BENCHTIME" -test.cpu="$GOMAXPROCS_BENCH" |
 	tee -a "$run_dir/techniques.txt" | awk '/^Benchmark/ { printf "[technique] %s\n", $1; fflush() }'
+if [ -n "${PROFILE:-}" ]; then
+	# One go test run per cell, so each profile belongs to one cell. In-process
+	# profiles hold client and server together; poolbench run -profile
+	# (make profile) has the server's alone.
+	echo "poolbench: in-process allocation profiles (-memprofilerate=1, 2000 requests per cell)"
+	"$run_dir/.bench.test" -poolbench.print-cells -poolbench.conns="$CONNS" -poolbench.models="$MODELS" \
+		-poolbench.transports="$TRANSPORTS" -poolbench.loads="$LOADS" -poolbench.routes="$ROUTES" \
+		-poolbench.variants="$VARIANTS" | while read -r cell; do
+		dir="$run_dir/profiles/$cell"
+		mkdir -p "$dir"
+		pattern="^BenchmarkServer\$$(echo "/$cell" | sed 's/\./\\./g; s#/\([^/]*\)#/^\1$#g')"
+		"$run_dir/.bench.test" -test.run='^$' -test.bench="$pattern" -test.benchtime=2000x -test.count=1 \
+			-test.memprofile="$dir/allocs.pb.gz" -test.memprofilerate=1 -poolbench.conns="$CONNS" \
+			-poolbench.variants="$VARIANTS" >"$dir/bench.txt"
+		grep -q '^Benchmark' "$dir/bench.txt" || { echo "poolbench: no benchmark matched $cell" >&2; exit 1; }
+		echo "  $dir/allocs.pb.gz"
+	done
+fi
 rm -f "$run_dir"/.*.test
 
 if [ "$PROC" != 0 ]; then

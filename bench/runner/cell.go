@@ -172,6 +172,17 @@ func parseLoads(s string) ([]workloads.Workload, error) {
 	return out, nil
 }
 
+// window is how long the cell's measured window lasts, roughly.
+func (c Cell) window(s Settings) time.Duration {
+	switch w := c.Load.(type) {
+	case workloads.Bursty:
+		return time.Duration(w.Bursts)*w.Wave.On + time.Duration(w.Bursts-1)*w.Wave.Off
+	case workloads.Idle:
+		return w.Hold + time.Second
+	}
+	return s.Duration
+}
+
 // serveArgs are the `poolbench serve` arguments for the cell.
 func (c Cell) serveArgs(s Settings, memProfileRate int) []string {
 	v := app.AllOn

@@ -31,6 +31,11 @@ type LoadConfig struct {
 	Duration, Warmup time.Duration
 	// VegetaOut, if set, receives the bursty workload's raw results.
 	VegetaOut string
+	// ProfileDir, if set, receives the server's allocs.pb.gz (allocations
+	// in the window) and cpu.pb.gz (the window, in whole seconds).
+	ProfileDir string
+	// ProfileWindow is how long the CPU profile runs (default Duration).
+	ProfileWindow time.Duration
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
 	CPUs       string
 	GOMAXPROCS int
@@ -90,6 +95,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	// first; the others only read counters.
 	idle := c.Workload.Name() == "idle"
 	var snapErr error
+	var prof *profiler
 	if c.Control != "" {
 		cl := &control.Client{Addr: c.Control}
 		snap := func(dst **control.Stats, resetPeak bool) func() {
@@ -103,6 +109,20 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 		}
 		plan.OnStart = snap(&rep.Before, true)
 		plan.OnEnd = snap(&rep.After, false)
+		if c.ProfileDir != "" {
+			window := c.ProfileWindow
+			if window <= 0 {
+				window = c.Duration
+			}
+			prof = newProfiler(cl, c.ProfileDir, window)
+			startStats, endStats := plan.OnStart, plan.OnEnd
+			// The profile snapshots sit outside the stats window, so the
+			// control endpoint's work writing them is not in allocs/op.
+			plan.OnStart = func() { prof.begin(ctx); startStats() }
+			plan.OnEnd = func() { endStats(); prof.end(ctx) }
+		}
+	} else if c.ProfileDir != "" {
+		return nil, fmt.Errorf("profiles come from the server's control port: give -control with -profile-dir")
 	}
 	if c.VegetaOut != "" {
 		f, err := os.Create(c.VegetaOut)
@@ -118,6 +138,9 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	}
 	if snapErr != nil {
 		return nil, snapErr
+	}
+	if prof != nil && prof.err != nil {
+		return nil, prof.err
 	}
 	rep.OK, rep.Errors, rep.Dials, rep.ElapsedNs = res.OK, res.Errors, res.Dials, int64(res.Elapsed)
 	if res.FirstError != nil {

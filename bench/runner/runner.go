@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/poolbench/poolbench/profiles"
 )
 
 // Runner runs process cells and appends their results to Dir/bench.txt.
@@ -24,6 +26,11 @@ type Runner struct {
 	// Count is how many times each cell runs; the runs are interleaved
 	// (all cells once, then again), so drift hits every cell alike.
 	Count int
+	// Profile runs every cell with MemProfileRate=1 (exact alloc_objects,
+	// distorted timing) and collects the server's allocs.pb.gz and cpu.pb.gz
+	// into Dir/profiles/<cell path>/; lines go to Dir/profiles/bench.txt,
+	// apart from timing runs.
+	Profile bool
 	// JSON, if set, receives one JSON object per cell run.
 	JSON io.Writer
 	// Progress, if set, shows a progress bar with an ETA (use a terminal).
@@ -58,10 +65,10 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	if err := CheckFDs(need); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(r.benchFile()), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(r.Dir, "bench.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(r.benchFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -111,6 +118,17 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	return nil
 }
 
+// benchFile is where result lines go.
+func (r *Runner) benchFile() string {
+	if r.Profile {
+		return filepath.Join(r.Dir, "profiles", "bench.txt")
+	}
+	return filepath.Join(r.Dir, "bench.txt")
+}
+
+// ProfileDir is where the cell's profiles go.
+func (r *Runner) ProfileDir(c Cell) string { return filepath.Join(r.Dir, "profiles", filepath.FromSlash(c.Path())) }
+
 // writeHeader writes the file-level keys of the process layer, with the
 // pinning the first cell's processes actually got.
 func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
@@ -119,9 +137,13 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 	if s.ServerCPUs != "" || s.LoadCPUs != "" {
 		pinning = "sched_setaffinity on every thread"
 	}
-	_, err := fmt.Fprintf(w, "\nlayer: process\npinning: %s\nserver-cpus: %s\nload-cpus: %s\nserver-gomaxprocs: %d\nload-gomaxprocs: %d\n"+
+	layer := "process"
+	if r.Profile {
+		layer = "process-profiled (MemProfileRate=1: timings distorted)"
+	}
+	_, err := fmt.Fprintf(w, "\nlayer: %s\npinning: %s\nserver-cpus: %s\nload-cpus: %s\nserver-gomaxprocs: %d\nload-gomaxprocs: %d\n"+
 		"window: %v\nwarmup: %v\nfasthttp-max-idle-worker-duration: %v\n\n",
-		pinning, first.Ready.CPUs, first.Report.LoadCPUs, first.Ready.GOMAXPROCS, first.Report.LoadGOMAXPROCS,
+		layer, pinning, first.Ready.CPUs, first.Report.LoadCPUs, first.Ready.GOMAXPROCS, first.Report.LoadGOMAXPROCS,
 		s.Duration, s.Warmup, s.MaxIdleWorkerDuration)
 	if err != nil {
 		return err
@@ -139,7 +161,11 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 // checks that what the load counted agrees with what the server served.
 func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
-	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, -1), serveEnv)
+	rate := -1
+	if r.Profile {
+		rate = 1
+	}
+	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, rate), serveEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +184,11 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 		}
 	}
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
-	rep, err := runLoad(ctx, r.Binary, c.loadArgs(r.Settings, srv.Ready, vegetaOut), loadEnv, srv, r.OnLoad)
+	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
+	if r.Profile {
+		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-window", c.window(r.Settings).String())
+	}
+	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +204,26 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Profile {
+		if err := writeMeta(r.ProfileDir(c), c, rep, ms); err != nil {
+			return nil, err
+		}
+	}
 	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
+}
+
+func writeMeta(dir string, c Cell, rep *Report, ms []Metric) error {
+	m := profiles.Meta{Cell: c.Path(), Requests: int64(rep.After.Served - rep.Before.Served), AllocsPerOp: -1}
+	for _, x := range ms {
+		if x.Unit == "allocs/op" {
+			m.AllocsPerOp = x.Value
+		}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, profiles.MetaFile), append(b, '\n'), 0o644)
 }
 
 // sameCPUs compares two CPU lists by the CPUs they name.

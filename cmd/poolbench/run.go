@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/profiles"
 )
 
 func runCmd(ctx context.Context, args []string) error {
@@ -46,6 +47,7 @@ func runCmd(ctx context.Context, args []string) error {
 	count := fs.Int("count", 3, "runs of each cell, interleaved")
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
+	profile := fs.Bool("profile", false, "profile runs: MemProfileRate=1 and CPU profiles of the server, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,7 +66,14 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile}
 	benchTxt := filepath.Join(*out, "bench.txt")
+	if *profile {
+		benchTxt = filepath.Join(*out, "profiles", "bench.txt")
+		if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
+			return err
+		}
+	}
 	if _, err := os.Stat(benchTxt); os.IsNotExist(err) {
 		head := fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
 			sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
@@ -72,7 +81,6 @@ func runCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr}
 	if *asJSON {
 		r.JSON = os.Stdout
 	}
@@ -84,6 +92,13 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "poolbench run: %d cells × %d runs in %v → %s\n", len(cells), *count, time.Since(start).Round(time.Second), benchTxt)
+	if *profile {
+		md, err := profiles.WriteReport(filepath.Join(*out, "profiles"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "poolbench run: %s\n", md)
+	}
 	return nil
 }
 

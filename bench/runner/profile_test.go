@@ -1,0 +1,88 @@
+package runner
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolbench/poolbench/profiles"
+	"github.com/poolbench/poolbench/servers/app"
+)
+
+// TestProfileRun profiles the keep-alive cell of each model with each switch
+// off alone and checks what issue-level promises rest on: the profile's
+// allocations per request agree with runtime/metrics, every switch removes
+// allocations in the handler's own functions, and no load frames appear.
+func TestProfileRun(t *testing.T) {
+	s := quick
+	s.Duration = time.Second
+	dir := t.TempDir()
+	r := &Runner{Binary: binary, Dir: dir, Settings: s, Count: 1, Profile: true}
+	var cells []Cell
+	for _, m := range []string{"fasthttp", "nethttp"} {
+		for _, v := range app.OneOff()[:4] {
+			c := cell(t, m, "keepalive", 4)
+			c.Variant = &v
+			cells = append(cells, c)
+		}
+	}
+	if err := r.Run(context.Background(), cells); err != nil {
+		t.Fatal(err)
+	}
+	md, err := profiles.WriteReport(filepath.Join(dir, "profiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := profiles.ReadCells(filepath.Join(dir, "profiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(read) != len(cells) {
+		t.Fatalf("%d profiled cells read back, want %d", len(read), len(cells))
+	}
+	for _, c := range read {
+		got, want := c.PerRequest(), c.AllocsPerOp
+		// Within 10%, or both effectively zero (fasthttp all on: the
+		// control endpoint's few allocations spread over the window).
+		if diff := math.Abs(got - want); diff > 0.10*math.Max(got, want) && diff > 0.05 {
+			t.Errorf("%s: %.3f allocs/request in the profile, %.3f from runtime/metrics: more than 10%% apart", c.Cell, got, want)
+		}
+		for _, kind := range []string{"allocs", "cpu"} {
+			p, err := profiles.Load(filepath.Join(dir, "profiles", c.Cell, kind+".pb.gz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range p.Function {
+				if strings.Contains(f.Name, "poolbench/workloads") {
+					t.Errorf("%s %s profile has a load-driver frame %s", c.Cell, kind, f.Name)
+				}
+			}
+			if kind == "cpu" && len(p.Sample) == 0 {
+				t.Errorf("%s: empty cpu profile", c.Cell)
+			}
+		}
+	}
+	cmps, err := profiles.Compare(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"fasthttp", "nethttp"} {
+		for _, sw := range profiles.Switches {
+			found := false
+			for _, c := range cmps {
+				if c.Key == sw && c.To.Keys["model"] == m {
+					found = true
+					if len(c.HandlerDrops()) == 0 {
+						t.Errorf("model=%s %s: no handler function lost allocations (changes: %+v); see %s", m, c.Title, c.Changes, md)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("model=%s: no pair of cells differing only in %s", m, sw)
+			}
+		}
+	}
+}

@@ -38,8 +38,8 @@ func fake(stacks map[string]int64) *profile.Profile {
 func TestFuncsChargesFirstNonRuntimeFrame(t *testing.T) {
 	t.Parallel()
 	p := fake(map[string]int64{
-		"runtime.growslice;app.split;app.Serve": 30,
-		"app.newExchange;app.Serve":             10,
+		"runtime.growslice;app.split;app.Serve":                                  30,
+		"app.newExchange;app.Serve":                                              10,
 		"runtime.mallocgc;runtime.newobject;net/http.readRequest;net/http.serve": 5,
 	})
 	fs, err := Funcs(p, AllocObjects)
@@ -96,7 +96,7 @@ func TestDropControlPlane(t *testing.T) {
 	p := fake(map[string]int64{
 		"app.split;app.Serve": 10,
 		"compress/flate.NewWriter;runtime/pprof.(*profileBuilder).build;net/http/pprof.handler.ServeHTTP": 99,
-		"encoding/json.Marshal;github.com/poolbench/poolbench/servers/control.Handler.func1":               7,
+		"encoding/json.Marshal;github.com/poolbench/poolbench/servers/control.Handler.func1":              7,
 	})
 	DropControlPlane(p)
 	if total, _ := Total(p, AllocObjects); total != 10 {

@@ -127,7 +127,9 @@ func (r *Runner) benchFile() string {
 }
 
 // ProfileDir is where the cell's profiles go.
-func (r *Runner) ProfileDir(c Cell) string { return filepath.Join(r.Dir, "profiles", filepath.FromSlash(c.Path())) }
+func (r *Runner) ProfileDir(c Cell) string {
+	return filepath.Join(r.Dir, "profiles", filepath.FromSlash(c.Path()))
+}
 
 // writeHeader writes the file-level keys of the process layer, with the
 // pinning the first cell's processes actually got.

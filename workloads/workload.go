@@ -120,13 +120,16 @@ const maxLatency = int64(60 * time.Second)
 
 func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatency, 3) }
 
-// loop is the shared closed-loop machinery: a request budget, a deadline,
+// loop is the shared closed-loop machinery: a request budget, a stop flag,
 // per-worker tallies merged at the end.
 type loop struct {
 	p        Plan
-	budget   atomic.Int64
-	deadline time.Time
-	ctx      context.Context
+	budget atomic.Int64
+	// stopped is set when the duration or ctx ends: one atomic load per
+	// request instead of a clock read and a context check.
+	stopped atomic.Bool
+	timer   *time.Timer
+	ctx     context.Context
 
 	mu  sync.Mutex
 	res Result
@@ -155,8 +158,9 @@ func (l *loop) start() time.Time {
 	}
 	now := time.Now()
 	if l.p.Duration > 0 {
-		l.deadline = now.Add(l.p.Duration)
+		l.timer = time.AfterFunc(l.p.Duration, func() { l.stopped.Store(true) })
 	}
+	context.AfterFunc(l.ctx, func() { l.stopped.Store(true) })
 	return now
 }
 
@@ -181,10 +185,7 @@ func (l *loop) next() bool {
 	if l.p.Requests > 0 && l.budget.Add(-1) < 0 {
 		return false
 	}
-	if l.ctx.Err() != nil {
-		return false
-	}
-	return l.deadline.IsZero() || time.Now().Before(l.deadline)
+	return !l.stopped.Load()
 }
 
 // record counts one request's outcome; it reports whether the connection

@@ -3,6 +3,7 @@
 //	poolbench serve   serve one model and variant, with a loopback control port
 //	poolbench load    drive one workload against a server and report
 //	poolbench run     run the process matrix: a server and a load process per cell
+//	poolbench gate    compare base and head benchmarks, interleaved; exit 1 on a regression
 //
 // Run `poolbench <command> -h` for a command's flags.
 package main
@@ -28,6 +29,7 @@ var commands = []command{
 	{"serve", "serve one model and variant, with a loopback control port", serveCmd},
 	{"load", "drive one workload against a server and report", loadCmd},
 	{"run", "run the process matrix: a server and a load process per cell", runCmd},
+	{"gate", "compare base and head benchmarks, interleaved; exit 1 on a regression", gateCmd},
 }
 
 func usage() {
@@ -57,6 +59,11 @@ func main() {
 			os.Exit(2)
 		case errors.Is(err, errUsage):
 			os.Exit(2)
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintf(os.Stderr, "poolbench %s: %v\n", c.name, err)
+			os.Exit(ee.code)
 		}
 		fmt.Fprintf(os.Stderr, "poolbench %s: %v\n", c.name, err)
 		os.Exit(1)

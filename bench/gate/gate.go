@@ -1,0 +1,251 @@
+// Package gate decides whether a head build of poolbench's benchmarks
+// regressed against a base build, from interleaved samples of both, with
+// benchstat's own machinery (benchfmt to read, benchproc to group,
+// benchmath to test) instead of parsing benchstat's text.
+package gate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
+	"golang.org/x/perf/benchunit"
+)
+
+// Exit codes of a gate run.
+const (
+	ExitOK         = 0 // no regression
+	ExitRegression = 1 // at least one metric regressed
+	ExitCannot     = 2 // could not compare: build failed, too few samples, different benchmarks
+)
+
+// Rule is the policy for one unit.
+type Rule struct {
+	// Unit as written in benchmark output, e.g. "ns/op" or "cpu-ns/op".
+	Unit string `json:"unit"`
+	// Threshold is the relative worsening that counts, e.g. 0.05 for 5%.
+	// With AnyWorse it is ignored.
+	Threshold float64 `json:"threshold"`
+	// AnyWorse counts any worsening, including 0 → 1 (which benchstat
+	// prints as "?").
+	AnyWorse bool `json:"any_worse,omitempty"`
+	// Alpha is the significance level: p must be below it.
+	Alpha float64 `json:"alpha"`
+}
+
+// Policy is the set of rules; units without a rule are not gated.
+type Policy struct {
+	// MinSamples per side; below it the gate cannot decide (exit 2).
+	MinSamples int    `json:"min_samples"`
+	Rules      []Rule `json:"rules"`
+}
+
+// LoadPolicy reads a policy file.
+func LoadPolicy(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gate policy: %w", err)
+	}
+	var p Policy
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("gate policy %s: %w", path, err)
+	}
+	if p.MinSamples < 4 {
+		return nil, fmt.Errorf("gate policy %s: min_samples=%d: benchstat's U-test needs at least 4 samples per side to call anything significant", path, p.MinSamples)
+	}
+	for _, r := range p.Rules {
+		if r.Unit == "" || r.Alpha <= 0 || r.Alpha >= 1 || r.Threshold < 0 {
+			return nil, fmt.Errorf("gate policy %s: rule %+v: need a unit, 0 < alpha < 1 and threshold >= 0", path, r)
+		}
+	}
+	return &p, nil
+}
+
+func (p *Policy) rule(unit string) *Rule {
+	for i := range p.Rules {
+		if _, u := benchunit.Tidy(1, p.Rules[i].Unit); u == unit || p.Rules[i].Unit == unit {
+			return &p.Rules[i]
+		}
+	}
+	return nil
+}
+
+// Finding is one benchmark and unit compared.
+type Finding struct {
+	Benchmark string
+	Unit      string
+	// Base and Head are the medians.
+	Base, Head float64
+	// Delta is (Head-Base)/Base; ±Inf when Base is 0 and Head is not.
+	Delta float64
+	P     float64
+	N     [2]int
+	// Regression says this finding fails the gate.
+	Regression bool
+}
+
+// String describes a finding for humans, e.g. "+12.3% (p=0.002 n=6+6)".
+func (f Finding) String() string {
+	d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
+	if math.IsInf(f.Delta, 0) {
+		d = fmt.Sprintf("%g → %g", f.Base, f.Head)
+	}
+	return fmt.Sprintf("%s %s: %s (p=%.3f n=%d+%d)", f.Benchmark, f.Unit, d, f.P, f.N[0], f.N[1])
+}
+
+// Verdict is the gate's decision.
+type Verdict struct {
+	Findings []Finding
+	// Cannot, if set, says why no decision could be made.
+	Cannot error
+}
+
+// Regressions returns the findings that fail the gate.
+func (v *Verdict) Regressions() []Finding {
+	var out []Finding
+	for _, f := range v.Findings {
+		if f.Regression {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ExitCode is the gate's exit status.
+func (v *Verdict) ExitCode() int {
+	switch {
+	case v.Cannot != nil:
+		return ExitCannot
+	case len(v.Regressions()) > 0:
+		return ExitRegression
+	}
+	return ExitOK
+}
+
+// side holds one side's samples: benchmark key → unit → values.
+type side map[string]map[string][]float64
+
+// read groups the results of r by benchmark (the .fullname projection,
+// which leaves file-level keys such as commit out) and unit.
+func read(r io.Reader, name string, proj *benchproc.Projection, units benchfmt.UnitMetadataMap) (side, error) {
+	s := side{}
+	rd := benchfmt.NewReader(r, name)
+	for rd.Scan() {
+		res, ok := rd.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		key := proj.Project(res).StringValues()
+		if s[key] == nil {
+			s[key] = map[string][]float64{}
+		}
+		for _, v := range res.Values {
+			s[key][v.Unit] = append(s[key][v.Unit], v.Value)
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	for k, v := range rd.Units() {
+		units[k] = v
+	}
+	return s, nil
+}
+
+// Compare reads base and head results and applies the policy.
+func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
+	var pp benchproc.ProjectionParser
+	proj, err := pp.Parse(".fullname", nil)
+	if err != nil {
+		return nil, err
+	}
+	units := benchfmt.UnitMetadataMap{}
+	bs, err := read(base, "base.txt", proj, units)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := read(head, "head.txt", proj, units)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verdict{}
+	if len(bs) == 0 || len(hs) == 0 {
+		v.Cannot = fmt.Errorf("no benchmark results on the %s side", map[bool]string{true: "base", false: "head"}[len(bs) == 0])
+		return v, nil
+	}
+	var missing []string
+	for k := range bs {
+		if hs[k] == nil {
+			missing = append(missing, "only in base: "+k)
+		}
+	}
+	for k := range hs {
+		if bs[k] == nil {
+			missing = append(missing, "only in head: "+k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		v.Cannot = fmt.Errorf("the benchmark sets differ (%s): compare revisions that run the same cells", strings.Join(missing, "; "))
+		return v, nil
+	}
+	keys := make([]string, 0, len(bs))
+	for k := range bs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	thr := benchmath.DefaultThresholds
+	for _, k := range keys {
+		ulist := make([]string, 0, len(bs[k]))
+		for u := range bs[k] {
+			ulist = append(ulist, u)
+		}
+		sort.Strings(ulist)
+		for _, u := range ulist {
+			rule := p.rule(u)
+			if rule == nil {
+				continue
+			}
+			bv, hv := bs[k][u], hs[k][u]
+			if len(bv) < p.MinSamples || len(hv) < p.MinSamples {
+				v.Cannot = fmt.Errorf("%s %s: %d base and %d head samples, need %d per side: raise --count", k, u, len(bv), len(hv), p.MinSamples)
+				return v, nil
+			}
+			t := thr
+			t.CompareAlpha = rule.Alpha
+			a := units.GetAssumption(u)
+			sb, sh := benchmath.NewSample(bv, &t), benchmath.NewSample(hv, &t)
+			f := Finding{Benchmark: k, Unit: u, Base: a.Summary(sb, 0.95).Center, Head: a.Summary(sh, 0.95).Center, N: [2]int{len(bv), len(hv)}}
+			f.P = a.Compare(sb, sh).P
+			switch {
+			case f.Base == f.Head:
+			case f.Base == 0:
+				f.Delta = math.Inf(int(math.Copysign(1, f.Head)))
+			default:
+				f.Delta = (f.Head - f.Base) / math.Abs(f.Base)
+			}
+			better := units.GetBetter(u)
+			worse := f.Delta * float64(-better) // > 0 when head is worse
+			if better == 0 {
+				worse = 0 // direction unknown: never gate
+			}
+			significant := f.P < rule.Alpha
+			if rule.AnyWorse {
+				f.Regression = significant && worse > 0
+			} else {
+				f.Regression = significant && worse > rule.Threshold
+			}
+			v.Findings = append(v.Findings, f)
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,34 @@
+package gate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Markdown renders the verdict with the benchstat table, for
+// $GITHUB_STEP_SUMMARY and gate.md.
+func (v *Verdict) Markdown(base, head, table string, count int, took time.Duration) string {
+	var b strings.Builder
+	b.WriteString("## poolbench gate\n\n")
+	fmt.Fprintf(&b, "base: %s · head: %s · %d interleaved samples per side · %v\n\n", base, head, count, took.Round(time.Second))
+	switch v.ExitCode() {
+	case ExitOK:
+		b.WriteString("**No regression.**\n")
+	case ExitCannot:
+		fmt.Fprintf(&b, "**Could not compare:** %v\n", v.Cannot)
+	default:
+		b.WriteString("**Regression.**\n\n| benchmark | unit | base | head | delta | p |\n|---|---|---:|---:|---:|---:|\n")
+		for _, f := range v.Regressions() {
+			d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
+			if f.Base == 0 {
+				d = "0 → non-zero"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %.4g | %.4g | %s | %.3f |\n", f.Benchmark, f.Unit, f.Base, f.Head, d, f.P)
+		}
+	}
+	b.WriteString("\n<details><summary>benchstat base.txt head.txt</summary>\n\n```\n")
+	b.WriteString(strings.TrimSpace(table))
+	b.WriteString("\n```\n</details>\n")
+	return b.String()
+}

@@ -17,6 +17,10 @@ VARIANTS   ?= default
 # cell (its own go test run, -memprofilerate=1) to results/<run-id>/profiles/.
 PROFILE    ?=
 
+# Gate (poolbench gate -h): BASE is the git revision to compare against.
+BASE       ?=
+GATE_FLAGS ?=
+
 # Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
 PROC       ?= 1
 PROC_COUNT ?= 5
@@ -53,6 +57,12 @@ profile: ## Profile the server per cell (allocs with MemProfileRate=1, CPU) into
 .PHONY: pprof
 pprof: ## Open go tool pprof on loopback for one cell: make pprof CELL=<cell path> [RUN=results/<run-id>] [KIND=cpu].
 	@bash scripts/pprof.sh
+
+.PHONY: gate
+gate: ## Gate the working tree against BASE (a git rev), interleaved; exit 1 on a regression, 2 if it cannot compare.
+	@test -n "$(BASE)$(GATE_FLAGS)" || { echo "make gate: set BASE, e.g. make gate BASE=origin/main (or GATE_FLAGS='-base-mod github.com/valyala/fasthttp@v1.73.0')" >&2; exit 2; }
+	@go build -o bin/poolbench ./cmd/poolbench
+	@bin/poolbench gate $(if $(BASE),-base "$(BASE)") $(GATE_FLAGS)
 
 .PHONY: test
 test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.

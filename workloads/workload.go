@@ -73,6 +73,8 @@ type Result struct {
 	Latency *hdrhistogram.Histogram
 	// FirstError is the first error seen, for messages.
 	FirstError error
+	// Kinds counts failed requests by the client's error kind (ClientLoad).
+	Kinds map[string]int64
 }
 
 // Errors counts failed requests by kind.

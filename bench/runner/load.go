@@ -153,7 +153,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rep.TimeWait, err = CountTimeWait(port); err != nil {
+	if rep.TimeWait, err = workloads.CountTimeWait(port); err != nil {
 		return nil, err
 	}
 	return rep, nil

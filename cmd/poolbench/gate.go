@@ -170,7 +170,9 @@ flags:`)
 	for _, s := range []*gateSide{bs, hs} {
 		s.bin = filepath.Join(tmp, s.name+".test")
 		fmt.Fprintf(os.Stderr, "poolbench gate: building %s (%s)\n", s.name, s.desc)
-		if msg, err := goIn(s.dir, s.env, "test", "-c", "-o", s.bin, "./bench"); err != nil {
+		// -trimpath: identical code gives an identical binary on both sides,
+		// whatever folder it was built in (paths shift code layout).
+		if msg, err := goIn(s.dir, s.env, "test", "-c", "-trimpath", "-o", s.bin, "./bench"); err != nil {
 			return cannot("building %s (%s) failed: %s", s.name, s.desc, msg)
 		}
 		if s.out, err = os.Create(filepath.Join(*out, s.name+".txt")); err != nil {

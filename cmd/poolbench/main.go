@@ -4,6 +4,7 @@
 //	poolbench load    drive one workload against a server and report
 //	poolbench run     run the process matrix: a server and a load process per cell
 //	poolbench gate    compare base and head benchmarks, interleaved; exit 1 on a regression
+//	poolbench scenarios  reproduce client pool failures and their fixes; -doctor diagnoses a config
 //
 // Run `poolbench <command> -h` for a command's flags.
 package main
@@ -30,6 +31,7 @@ var commands = []command{
 	{"load", "drive one workload against a server and report", loadCmd},
 	{"run", "run the process matrix: a server and a load process per cell", runCmd},
 	{"gate", "compare base and head benchmarks, interleaved; exit 1 on a regression", gateCmd},
+	{"scenarios", "reproduce client pool failures and their fixes; -doctor diagnoses a config", scenariosCmd},
 }
 
 func usage() {

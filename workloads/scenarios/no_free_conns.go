@@ -1,0 +1,88 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// NoFreeConns: a HostClient whose MaxConns is below its callers' concurrency
+// against a slow handler fails fast with ErrNoFreeConns; MaxConnWaitTimeout
+// makes callers queue for a connection instead, at a latency cost.
+type NoFreeConns struct{}
+
+var _ Scenario = NoFreeConns{}
+
+// Name implements Scenario.
+func (NoFreeConns) Name() string { return "no_free_conns" }
+
+// Problem implements Scenario.
+func (NoFreeConns) Problem() string {
+	return "fasthttp HostClient MaxConns=4 with 16 concurrent callers and a 20 ms handler: \"no free connections available to host\""
+}
+
+// Fix implements Scenario.
+func (NoFreeConns) Fix() string {
+	return "MaxConnWaitTimeout > 0: callers wait for a free connection (p99 grows by the queueing) instead of failing"
+}
+
+const (
+	nfcConns, nfcWorkers, nfcPer = 4, 16, 10
+	nfcHandler                   = 20 * time.Millisecond
+)
+
+// Run implements Scenario.
+func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
+	srv, err := startFast(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	o := &Outcome{}
+	for _, wait := range []time.Duration{0, 5 * time.Second} {
+		role, cfg := "before", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=0; %d callers", nfcConns, nfcWorkers)
+		if wait > 0 {
+			role, cfg = "after", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=%v; %d callers", nfcConns, wait, nfcWorkers)
+		}
+		row := Row{Role: role, Config: cfg, Client: ClientConfig{Client: "fasthttp_host", MaxConns: nfcConns, MaxConnWaitTimeout: wait, Concurrency: nfcWorkers, Idempotent: true}}
+		var dials counter
+		dial := dials.dialer(srv.Addr)
+		hc := &fasthttp.HostClient{Addr: srv.Addr, MaxConns: nfcConns, MaxConnWaitTimeout: wait,
+			Dial: func(string) (net.Conn, error) { return dial() }}
+		t := newTally(&row)
+		url := "http://" + srv.Addr + "/"
+		err := hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) {
+			code, _, err := hc.Get(nil, url)
+			if err == nil && code != 200 {
+				return fmt.Errorf("status %d", code), "status"
+			}
+			return err, ""
+		})
+		hc.CloseIdleConnections()
+		if err != nil {
+			return nil, err
+		}
+		row.Dials = dials.n.Load()
+		row.TimeWait = timeWait(srv.port())
+		o.Rows = append(o.Rows, row)
+	}
+	return o, nil
+}
+
+// Check implements Scenario.
+func (NoFreeConns) Check(o *Outcome) error {
+	b, a := o.Row("before"), o.Row("after")
+	if b.Errors["no_free_conns"] == 0 {
+		return fmt.Errorf("before: no ErrNoFreeConns in %d requests (errors %v): the failure did not reproduce", b.Requests, b.Errors)
+	}
+	if a.Failed() != 0 || a.OK != nfcWorkers*nfcPer {
+		return fmt.Errorf("after: %d of %d ok, errors %v: MaxConnWaitTimeout did not remove the failures", a.OK, nfcWorkers*nfcPer, a.Errors)
+	}
+	if a.Dials > nfcConns {
+		return fmt.Errorf("after: %d dials, want at most MaxConns=%d", a.Dials, nfcConns)
+	}
+	return nil
+}

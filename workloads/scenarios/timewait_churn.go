@@ -1,0 +1,89 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/poolbench/poolbench/workloads/clients"
+)
+
+// TimeWaitChurn: net/http's default transport keeps only 2 idle connections
+// per host, so 100 concurrent callers close (and redial) nearly every
+// connection, leaving TIME_WAIT sockets behind; MaxIdleConnsPerHost sized to
+// the concurrency keeps them.
+type TimeWaitChurn struct{}
+
+var _ Scenario = TimeWaitChurn{}
+
+// Name implements Scenario.
+func (TimeWaitChurn) Name() string { return "timewait_churn" }
+
+// Problem implements Scenario.
+func (TimeWaitChurn) Problem() string {
+	return "net/http default Transport (MaxIdleConnsPerHost=2) with 100 concurrent callers: dials ≈ requests, TIME_WAIT piles up"
+}
+
+// Fix implements Scenario.
+func (TimeWaitChurn) Fix() string {
+	return "MaxIdleConnsPerHost (and MaxIdleConns) = the concurrency: each caller keeps its connection"
+}
+
+const twWorkers, twPer = 100, 20
+
+// Run implements Scenario.
+func (TimeWaitChurn) Run(ctx context.Context) (*Outcome, error) {
+	o := &Outcome{}
+	for _, name := range []string{"nethttp_default", "nethttp_tuned"} {
+		m, err := clients.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		// A fresh server per row, so TIME_WAIT counts on its port are the row's.
+		srv, err := startFast(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, nil)
+		if err != nil {
+			return nil, err
+		}
+		row := Row{Role: "before", Config: fmt.Sprintf("%s (MaxIdleConnsPerHost=2); %d callers", name, twWorkers),
+			Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: 0, Concurrency: twWorkers, DrainsBody: true, Idempotent: true}}
+		if name == "nethttp_tuned" {
+			row.Role, row.Config = "after", fmt.Sprintf("%s (MaxIdleConnsPerHost=%d); %d callers", name, twWorkers, twWorkers)
+			row.Client.MaxIdleConnsPerHost = twWorkers
+		}
+		var dials counter
+		c := m.New(dials.dialer(srv.Addr), twWorkers)
+		t := newTally(&row)
+		err = hammer(ctx, twWorkers, twPer, t, func() (error, string) {
+			code, _, err := c.Get("http://" + srv.Addr + "/")
+			if err == nil && code != 200 {
+				return fmt.Errorf("status %d", code), "status"
+			}
+			return err, ""
+		})
+		c.CloseIdle()
+		row.Dials = dials.n.Load()
+		row.TimeWait = timeWait(srv.port())
+		srv.stop()
+		if err != nil {
+			return nil, err
+		}
+		o.Rows = append(o.Rows, row)
+	}
+	return o, nil
+}
+
+// Check implements Scenario.
+func (TimeWaitChurn) Check(o *Outcome) error {
+	b, a := o.Row("before"), o.Row("after")
+	if b.Dials < int64(b.Requests)/4 || b.TimeWait < 100 {
+		return fmt.Errorf("before: %d dials for %d requests, %d TIME_WAIT: want at least a quarter of the requests redialled and 100 TIME_WAIT", b.Dials, b.Requests, b.TimeWait)
+	}
+	if a.Dials > twWorkers || a.Failed() != 0 {
+		return fmt.Errorf("after: %d dials (want at most %d, one per caller), errors %v", a.Dials, twWorkers, a.Errors)
+	}
+	if a.TimeWait*4 > b.TimeWait {
+		return fmt.Errorf("after: %d TIME_WAIT sockets, before %d: want at most a quarter", a.TimeWait, b.TimeWait)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// UnreadBody: a net/http client that closes a response body without reading
+// it to the end loses the connection: the transport cannot reuse a
+// connection with unread bytes on it, so every request dials.
+type UnreadBody struct{}
+
+var _ Scenario = UnreadBody{}
+
+// Name implements Scenario.
+func (UnreadBody) Name() string { return "unread_body" }
+
+// Problem implements Scenario.
+func (UnreadBody) Problem() string {
+	return "net/http: resp.Body.Close() without reading a 64 KiB body: the connection is not reused, every request dials"
+}
+
+// Fix implements Scenario.
+func (UnreadBody) Fix() string {
+	return "io.Copy(io.Discard, resp.Body) before resp.Body.Close(): the connection goes back to the pool"
+}
+
+const ubWorkers, ubPer = 4, 50
+
+// Run implements Scenario.
+func (UnreadBody) Run(ctx context.Context) (*Outcome, error) {
+	body := strings.Repeat("x", 64<<10)
+	o := &Outcome{}
+	for _, drain := range []bool{false, true} {
+		srv, err := startFast(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(body) }, nil)
+		if err != nil {
+			return nil, err
+		}
+		row := Row{Role: "before", Config: "net/http Transport (MaxIdleConnsPerHost=4), Body.Close() without reading",
+			Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: ubWorkers, Concurrency: ubWorkers, DrainsBody: drain, Idempotent: true}}
+		if drain {
+			row.Role, row.Config = "after", "net/http Transport (MaxIdleConnsPerHost=4), io.Copy(io.Discard, Body) then Close()"
+		}
+		var dials counter
+		tr := transport(dials.dialer(srv.Addr))
+		tr.MaxIdleConnsPerHost = ubWorkers
+		c := &http.Client{Transport: tr}
+		t := newTally(&row)
+		err = hammer(ctx, ubWorkers, ubPer, t, func() (error, string) {
+			resp, err := c.Get("http://" + srv.Addr + "/")
+			if err != nil {
+				return err, ""
+			}
+			if drain {
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			}
+			resp.Body.Close()
+			return nil, ""
+		})
+		tr.CloseIdleConnections()
+		row.Dials = dials.n.Load()
+		row.TimeWait = timeWait(srv.port())
+		srv.stop()
+		if err != nil {
+			return nil, err
+		}
+		o.Rows = append(o.Rows, row)
+	}
+	return o, nil
+}
+
+// Check implements Scenario.
+func (UnreadBody) Check(o *Outcome) error {
+	b, a := o.Row("before"), o.Row("after")
+	if b.Dials < int64(b.Requests)*9/10 {
+		return fmt.Errorf("before: %d dials for %d requests: want nearly one per request (no reuse)", b.Dials, b.Requests)
+	}
+	if a.Dials > ubWorkers || a.Failed() != 0 {
+		return fmt.Errorf("after: %d dials (want at most %d), errors %v", a.Dials, ubWorkers, a.Errors)
+	}
+	return nil
+}

@@ -125,7 +125,7 @@ func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLate
 // loop is the shared closed-loop machinery: a request budget, a stop flag,
 // per-worker tallies merged at the end.
 type loop struct {
-	p        Plan
+	p      Plan
 	budget atomic.Int64
 	// stopped is set when the duration or ctx ends: one atomic load per
 	// request instead of a clock read and a context check.

@@ -41,10 +41,10 @@ func TestCompare(t *testing.T) {
 	}{
 		{name: "same", base: results(names, 6, steady), head: results(names, 6, steady), wantExit: ExitOK},
 		{name: "zero to one alloc", base: results(names, 6, steady),
-			head: results(names, 6, func(n string, i int) (float64, float64) { return noisy(1000, i), 1 }),
+			head:     results(names, 6, func(n string, i int) (float64, float64) { return noisy(1000, i), 1 }),
 			wantExit: ExitRegression, wantUnits: []string{"allocs/op"}},
 		{name: "20% slower", base: results(names, 6, steady),
-			head: results(names, 6, func(n string, i int) (float64, float64) { return noisy(1200, i), 0 }),
+			head:     results(names, 6, func(n string, i int) (float64, float64) { return noisy(1200, i), 0 }),
 			wantExit: ExitRegression, wantUnits: []string{"sec/op", "req/s"}},
 		{name: "3% slower is under the threshold", base: results(names, 6, steady),
 			head:     results(names, 6, func(n string, i int) (float64, float64) { return noisy(1030, i), 0 }),

@@ -59,7 +59,7 @@ type Row struct {
 	// Config describes the client and server settings.
 	Config string
 	// Client is the config as the doctor reads it.
-	Client ClientConfig
+	Client       ClientConfig
 	Requests, OK int
 	// Errors counts failed requests by kind (clients.Kind, or the scenario's own).
 	Errors   map[string]int

@@ -60,6 +60,11 @@ start=$(date +%s)
 		/^Benchmark/ { n++; el = systime() - start; eta = (n < total) ? int(el * (total - n) / n) : 0
 			printf "[%d/%d eta %ds] %s\n", n, total, eta, $1; fflush() }
 		/^(FAIL|panic|---)/ { print; fflush() }'
+# The client models against one server (plaintext, 16 and 100 callers).
+"$run_dir/.bench.test" -test.run='^$' -test.bench='^BenchmarkClient$' -test.benchmem \
+	-test.count="$COUNT" -test.benchtime="$BENCHTIME" -test.cpu="$GOMAXPROCS_BENCH" \
+	-poolbench.conns=16,100 -poolbench.routes=plaintext | tee -a "$out" |
+	awk '/^Benchmark/ { printf "[client] %s\n", $1; fflush() }'
 # The technique micro-benchmarks go to their own file: they have no /model.
 header >"$run_dir/techniques.txt"
 "$run_dir/.app.test" -test.run='^$' -test.bench='^BenchmarkTechnique$' -test.benchmem \
@@ -104,10 +109,16 @@ echo "poolbench: wrote $out in $(($(date +%s) - start))s"
 echo "== in-process: fasthttp vs net/http (tcp, app route, all switches on; rows: load × conns) =="
 go tool benchstat -filter '.name:Server /transport:tcp /route:app /pool:on /conv:on /reuse:on .unit:(req/s OR allocs/op)' \
 	-col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
+echo
+echo "== in-process: client models against one fasthttp server (plaintext; rows: callers) =="
+go tool benchstat -filter '.name:Client .unit:(req/s OR dials/1k-req OR timewait-socks)' -col /client -row /conns -table "" "$out" | grep -v '^$' || true
 if [ "$PROC" != 0 ]; then
 	echo
+	echo "== process layer: client models, each in its own load process against a fasthttp server process =="
+	go tool benchstat -filter '.name:Proc /load:client .unit:(req/s OR p99-ns OR dials/1k-req OR timewait-socks)' -col /client -row /conns -table "" "$out" | grep -v '^$' || true
+	echo
 	echo "== process layer, server on its own pinned cpu: keepalive and shortlived (rows: load × conns) =="
-	go tool benchstat -filter '.name:Proc /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)' -col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
+	go tool benchstat -filter '.name:Proc /client:driver /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)' -col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
 	echo
 	echo "== process layer: bursty, open loop, latency from the intended send time (rows: silence between bursts) =="
 	go tool benchstat -filter '.name:Proc /load:bursty .unit:(p50-ns OR p99-ns OR p999-ns OR allocs/op)' -col /model -row /gap -table "" "$out" | grep -v '^$' || true

@@ -21,7 +21,7 @@ fi
 step "go test -race ./..."
 go test -race -count=1 ./...
 
-step "go test ./... (allocation tests run only without -race)"
+step "go test ./... (allocation tests, the gate's verdicts and racy scenarios run only without -race)"
 go test -count=1 ./...
 
 step "benchmark smoke run (100 requests per cell, every cell)"

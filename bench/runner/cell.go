@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,15 +11,19 @@ import (
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads"
+	"github.com/poolbench/poolbench/workloads/clients"
 )
 
 // Keys are the process cells' keys in their fixed order; every cell has all
 // of them, with "na" where one does not apply.
-var Keys = []string{"model", "route", "load", "conns", "gap", "mem", "pool", "conv", "reuse"}
+var Keys = []string{"model", "client", "route", "load", "conns", "gap", "mem", "pool", "conv", "reuse"}
 
 // Cell is one process-level matrix cell.
 type Cell struct {
 	Model servers.Model
+	// Client is the client model driving the load: "driver" for
+	// poolbench's lean driver, or a workloads/clients model (load=client).
+	Client string
 	Route bench.Route
 	Load  workloads.Workload
 	Conns int // 0 for bursty: vegeta opens what it needs
@@ -43,8 +48,12 @@ func (c Cell) Name() string {
 	if c.ReduceMem {
 		mem = "reduce"
 	}
-	return fmt.Sprintf("Proc/model=%s/route=%s/load=%s/conns=%s/gap=%s/mem=%s/%s",
-		c.Model.Name, c.Route.Name, c.Load.Name(), conns, gap, mem, v)
+	client := c.Client
+	if client == "" {
+		client = "driver"
+	}
+	return fmt.Sprintf("Proc/model=%s/client=%s/route=%s/load=%s/conns=%s/gap=%s/mem=%s/%s",
+		c.Model.Name, client, c.Route.Name, c.Load.Name(), conns, gap, mem, v)
 }
 
 // Path is the cell's path below the run folder (profiles, vegeta results).
@@ -79,13 +88,16 @@ type MatrixSpec struct {
 	KeepaliveConns, ShortConns, IdleConns string
 	// Gaps sweeps the silence between bursts.
 	Gaps string
+	// Clients and ClientConns make the client cells (load=client): each
+	// client model against the first server model.
+	Clients, ClientConns string
 }
 
 // DefaultMatrix is what `poolbench run` and make bench run by default.
 var DefaultMatrix = MatrixSpec{
 	Models: "all", Loads: "all", Routes: "app", Variants: "all-on",
 	KeepaliveConns: "1,16,64,256,1024", ShortConns: "16,256", IdleConns: "1000,10000",
-	Gaps: "500ms,2s",
+	Gaps: "500ms,2s", Clients: "all", ClientConns: "100",
 }
 
 // Cells expands the spec, naming the first bad value.
@@ -103,7 +115,7 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 		return nil, err
 	}
 	sweep := map[string][]int{}
-	for name, v := range map[string]string{"keepalive": s.KeepaliveConns, "shortlived": s.ShortConns, "idle": s.IdleConns} {
+	for name, v := range map[string]string{"keepalive": s.KeepaliveConns, "shortlived": s.ShortConns, "idle": s.IdleConns, "client": s.ClientConns} {
 		if sweep[name], err = bench.ParseSweep(name+" conns", v); err != nil {
 			return nil, err
 		}
@@ -116,8 +128,28 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 		}
 		gaps = append(gaps, d)
 	}
+	var cms []clients.Model
+	if s.Clients == "" || s.Clients == "all" {
+		cms = clients.Models
+	} else {
+		for _, n := range strings.Split(s.Clients, ",") {
+			cm, err := clients.Lookup(strings.TrimSpace(n))
+			if err != nil {
+				return nil, err
+			}
+			cms = append(cms, cm)
+		}
+	}
 	var cells []Cell
 	for _, l := range loads {
+		if l == nil { // load=client: every client model against the first server model
+			for _, cm := range cms {
+				for _, c := range sweep["client"] {
+					cells = append(cells, Cell{Model: models[0], Client: cm.Name, Route: m.Routes[0], Load: cm.Load(), Conns: c, Variant: &app.AllOn})
+				}
+			}
+			continue
+		}
 		for _, mod := range models {
 			for _, r := range m.Routes {
 				variants := []*app.Variant{nil}
@@ -157,12 +189,18 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 	return cells, nil
 }
 
+// parseLoads parses the load list; "client" stands for the client cells
+// and is returned as nil.
 func parseLoads(s string) ([]workloads.Workload, error) {
 	if s == "" || s == "all" {
-		return workloads.All, nil
+		return append(append([]workloads.Workload{}, workloads.All...), nil), nil
 	}
 	var out []workloads.Workload
 	for _, name := range strings.Split(s, ",") {
+		if strings.TrimSpace(name) == "client" {
+			out = append(out, nil)
+			continue
+		}
 		w, err := workloads.Lookup(strings.TrimSpace(name))
 		if err != nil {
 			return nil, err
@@ -208,6 +246,7 @@ func (c Cell) serveArgs(s Settings, memProfileRate int) []string {
 // loadArgs are the `poolbench load` arguments for the cell against ready.
 func (c Cell) loadArgs(s Settings, r Ready, vegetaOut string) []string {
 	args := []string{"load", "--json", "-workload", c.Load.Name(), "-addr", r.Addr, "-control", r.Control,
+		"-client", cmp.Or(c.Client, "driver"),
 		"-route", c.Route.Name, "-conns", strconv.Itoa(c.Conns),
 		"-duration", s.Duration.String(), "-warmup", s.Warmup.String()}
 	if b, ok := c.Load.(workloads.Bursty); ok {

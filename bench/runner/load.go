@@ -80,7 +80,8 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	dial := func() (net.Conn, error) { return net.Dial("tcp", c.Addr) }
 	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: c.Route.Request(), Latency: true}
 
-	closed := slices.ContainsFunc(workloads.Closed, func(w workloads.Workload) bool { return w.Name() == c.Workload.Name() })
+	closed := c.Workload.Name() == "client" ||
+		slices.ContainsFunc(workloads.Closed, func(w workloads.Workload) bool { return w.Name() == c.Workload.Name() })
 	if closed && c.Warmup > 0 {
 		warm := plan
 		warm.Duration, warm.Latency = c.Warmup, false
@@ -142,7 +143,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	if prof != nil && prof.err != nil {
 		return nil, prof.err
 	}
-	rep.OK, rep.Errors, rep.Dials, rep.ElapsedNs = res.OK, res.Errors, res.Dials, int64(res.Elapsed)
+	rep.OK, rep.Errors, rep.Dials, rep.ElapsedNs, rep.Kinds = res.OK, res.Errors, res.Dials, int64(res.Elapsed), res.Kinds
 	if res.FirstError != nil {
 		rep.FirstError = res.FirstError.Error()
 	}

@@ -29,6 +29,8 @@ type Report struct {
 	P50Ns      int64            `json:"p50_ns"`
 	P99Ns      int64            `json:"p99_ns"`
 	P999Ns     int64            `json:"p999_ns"`
+	// Kinds counts a client model's errors by kind (load=client).
+	Kinds map[string]int64 `json:"kinds,omitempty"`
 	// TimeWait counts TIME_WAIT sockets to or from the server's port after the window.
 	TimeWait int `json:"timewait"`
 	// Before and After are the server's snapshots at the window's edges
@@ -60,6 +62,7 @@ var Units = []string{
 	"Unit peak-RSS-bytes better=lower",
 	"Unit errors better=lower",
 	"Unit timewait-socks better=lower",
+	"Unit dials/1k-req better=lower",
 	"Unit rss-bytes/conn better=lower",
 	"Unit heap-bytes/conn better=lower",
 	"Unit goroutines/conn better=lower",
@@ -100,8 +103,11 @@ func (r *Report) Metrics() (int64, []Metric, error) {
 		{float64(a.PeakRSSBytes), "peak-RSS-bytes"},
 		{errs, "errors"},
 	}
-	if r.Workload == "shortlived" || r.Workload == "bursty" {
+	switch r.Workload {
+	case "shortlived", "bursty":
 		ms = append(ms, Metric{float64(r.Dials) / sec, "connects/s"}, Metric{float64(r.TimeWait), "timewait-socks"})
+	case "client":
+		ms = append(ms, Metric{1000 * float64(r.Dials) / n, "dials/1k-req"}, Metric{float64(r.TimeWait), "timewait-socks"})
 	}
 	return int64(r.OK), ms, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads"
+	"github.com/poolbench/poolbench/workloads/clients"
 )
 
 // binary is a poolbench built for these tests.
@@ -99,6 +100,11 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 	for _, m := range servers.Names() {
 		cells = append(cells, cell(t, m, "keepalive", 4), cell(t, m, "shortlived", 4), cell(t, m, "bursty", 0), cell(t, m, "idle", 50))
 	}
+	for _, cm := range clients.Models {
+		c := cell(t, "fasthttp", "keepalive", 8)
+		c.Client, c.Load = cm.Name, cm.Load()
+		cells = append(cells, c)
+	}
 	if err := r.Run(context.Background(), cells); err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +143,11 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 				t.Errorf("%s: %d iterations, want %d connections", c.Name(), res.Iters, c.Conns)
 			}
 		}
-		if c.Load.Name() == "shortlived" {
+		switch c.Load.Name() {
+		case "shortlived":
 			want = append(want, "connects/s", "timewait-socks")
+		case "client":
+			want = append(want, "dials/1k-req", "timewait-socks")
 		}
 		for _, u := range want {
 			_, u = benchunit.Tidy(1, u) // benchfmt reads p99-ns as p99-sec
@@ -150,7 +159,7 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 			t.Errorf("%s: %v errors", c.Name(), v)
 		}
 	}
-	bins, _ := filepath.Glob(filepath.Join(dir, "vegeta", "*", "*", "load=bursty", "*", "*", "*", "*", "*", "*.vegeta.bin"))
+	bins, _ := filepath.Glob(filepath.Join(dir, "vegeta", "*", "client=driver", "*", "load=bursty", "*", "*", "*", "*", "*", "*.vegeta.bin"))
 	if len(bins) != 2 {
 		t.Errorf("vegeta results for bursty cells: %v, want one per model", bins)
 	}
@@ -257,7 +266,8 @@ func TestCellNamesFollowKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 2 models × (5 keepalive + 2 shortlived + 2 gaps) + idle: 2 sizes × 3 (fasthttp ×2 mem, nethttp)
-	if want := 2*(5+2+2) + 2*3; len(cells) != want {
+	// + 4 client models × 1 concurrency
+	if want := 2*(5+2+2) + 2*3 + 4; len(cells) != want {
 		t.Fatalf("%d default cells, want %d", len(cells), want)
 	}
 	seen := map[string]bool{}

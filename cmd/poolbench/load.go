@@ -11,6 +11,7 @@ import (
 	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/runner"
 	"github.com/poolbench/poolbench/workloads"
+	"github.com/poolbench/poolbench/workloads/clients"
 )
 
 func loadCmd(ctx context.Context, args []string) error {
@@ -19,7 +20,8 @@ func loadCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: poolbench load -addr host:port [flags]\n\nDrives one workload against a server on loopback and reports requests, errors,\nlatency percentiles and, given -control, the server's own CPU, allocations and memory.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	workload := fs.String("workload", "keepalive", "keepalive, shortlived, bursty or idle")
+	workload := fs.String("workload", "keepalive", "keepalive, shortlived, bursty, idle, or client (keep-alive through -client)")
+	client := fs.String("client", "driver", "with -workload client: fasthttp, fasthttp_host, nethttp_default or nethttp_tuned")
 	route := fs.String("route", "app", "route: plaintext or app")
 	c := runner.LoadConfig{}
 	fs.StringVar(&c.Addr, "addr", "", "server address (loopback only)")
@@ -47,8 +49,15 @@ func loadCmd(ctx context.Context, args []string) error {
 	if c.Addr == "" {
 		return fmt.Errorf("-addr is required: the address of a server, e.g. from poolbench serve")
 	}
-	w, err := workloads.Lookup(*workload)
-	if err != nil {
+	var w workloads.Workload
+	var err error
+	if *workload == "client" {
+		m, err := clients.Lookup(*client)
+		if err != nil {
+			return err
+		}
+		w = m.Load()
+	} else if w, err = workloads.Lookup(*workload); err != nil {
 		return err
 	}
 	switch w.(type) {

@@ -26,12 +26,14 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	spec := runner.DefaultMatrix
 	fs.StringVar(&spec.Models, "models", spec.Models, "server models (comma-separated) or all")
-	fs.StringVar(&spec.Loads, "loads", spec.Loads, "workloads: keepalive, shortlived, bursty, idle (comma-separated) or all")
+	fs.StringVar(&spec.Loads, "loads", spec.Loads, "workloads: keepalive, shortlived, bursty, idle, client (comma-separated) or all")
 	fs.StringVar(&spec.Routes, "routes", spec.Routes, "routes: plaintext, app (comma-separated) or all")
 	fs.StringVar(&spec.Variants, "variants", spec.Variants, "app variants: default, all, or a list such as 'all-on;pool=off'")
 	fs.StringVar(&spec.KeepaliveConns, "keepalive-conns", spec.KeepaliveConns, "keepalive connection sweep")
 	fs.StringVar(&spec.ShortConns, "shortlived-conns", spec.ShortConns, "shortlived connection sweep")
 	fs.StringVar(&spec.IdleConns, "idle-conns", spec.IdleConns, "idle connection sweep")
+	fs.StringVar(&spec.Clients, "clients", spec.Clients, "client models for load=client (comma-separated) or all")
+	fs.StringVar(&spec.ClientConns, "client-conns", spec.ClientConns, "load=client connection (concurrency) sweep")
 	fs.StringVar(&spec.Gaps, "gaps", spec.Gaps, "bursty: silences between bursts to sweep (fasthttp's idle workers expire after -max-idle-worker-duration)")
 	s := runner.DefaultSettings
 	if runtime.NumCPU() < 2 {

@@ -24,9 +24,9 @@ type Cell struct {
 	// Client is the client model driving the load: "driver" for
 	// poolbench's lean driver, or a workloads/clients model (load=client).
 	Client string
-	Route bench.Route
-	Load  workloads.Workload
-	Conns int // 0 for bursty: vegeta opens what it needs
+	Route  bench.Route
+	Load   workloads.Workload
+	Conns  int // 0 for bursty: vegeta opens what it needs
 	// Variant is nil on routes the switches do not apply to.
 	Variant *app.Variant
 	// ReduceMem turns fasthttp's ReduceMemoryUsage on.

@@ -91,13 +91,15 @@ type MatrixSpec struct {
 	// Clients and ClientConns make the client cells (load=client): each
 	// client model against the first server model.
 	Clients, ClientConns string
+	// Bursty is the bursty workload's wave; its Off is swept by Gaps.
+	Bursty workloads.Bursty
 }
 
 // DefaultMatrix is what `poolbench run` and make bench run by default.
 var DefaultMatrix = MatrixSpec{
 	Models: "all", Loads: "all", Routes: "app", Variants: "all-on",
 	KeepaliveConns: "1,16,64,256,1024", ShortConns: "16,256", IdleConns: "1000,10000",
-	Gaps: "500ms,2s", Clients: "all", ClientConns: "100",
+	Gaps: "500ms,2s", Clients: "all", ClientConns: "100", Bursty: workloads.DefaultBursty,
 }
 
 // Cells expands the spec, naming the first bad value.
@@ -119,6 +121,9 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 		if sweep[name], err = bench.ParseSweep(name+" conns", v); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.Bursty.Validate(); err != nil {
+		return nil, err
 	}
 	var gaps []time.Duration
 	for _, g := range strings.Split(s.Gaps, ",") {
@@ -166,7 +171,7 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 					switch l.Name() {
 					case "bursty":
 						for _, g := range gaps {
-							b := l.(workloads.Bursty)
+							b := s.Bursty
 							b.Wave.Off = g
 							add(b, 0, false)
 						}

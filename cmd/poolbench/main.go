@@ -5,6 +5,7 @@
 //	poolbench run     run the process matrix: a server and a load process per cell
 //	poolbench gate    compare base and head benchmarks, interleaved; exit 1 on a regression
 //	poolbench scenarios  reproduce client pool failures and their fixes; -doctor diagnoses a config
+//	poolbench report  write report.html and report.md for a run folder
 //
 // Run `poolbench <command> -h` for a command's flags.
 package main
@@ -32,6 +33,7 @@ var commands = []command{
 	{"run", "run the process matrix: a server and a load process per cell", runCmd},
 	{"gate", "compare base and head benchmarks, interleaved; exit 1 on a regression", gateCmd},
 	{"scenarios", "reproduce client pool failures and their fixes; -doctor diagnoses a config", scenariosCmd},
+	{"report", "write report.html and report.md for a run folder", reportCmd},
 }
 
 func usage() {

@@ -34,6 +34,9 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&spec.IdleConns, "idle-conns", spec.IdleConns, "idle connection sweep")
 	fs.StringVar(&spec.Clients, "clients", spec.Clients, "client models for load=client (comma-separated) or all")
 	fs.StringVar(&spec.ClientConns, "client-conns", spec.ClientConns, "load=client connection (concurrency) sweep")
+	fs.IntVar(&spec.Bursty.Wave.PerSecond, "rate", spec.Bursty.Wave.PerSecond, "bursty: requests per second within a burst")
+	fs.DurationVar(&spec.Bursty.Wave.On, "on", spec.Bursty.Wave.On, "bursty: length of a burst")
+	fs.IntVar(&spec.Bursty.Bursts, "bursts", spec.Bursty.Bursts, "bursty: number of bursts")
 	fs.StringVar(&spec.Gaps, "gaps", spec.Gaps, "bursty: silences between bursts to sweep (fasthttp's idle workers expire after -max-idle-worker-duration)")
 	s := runner.DefaultSettings
 	if runtime.NumCPU() < 2 {

@@ -1,0 +1,194 @@
+// Package report turns a stored run folder (results/<run>/) into report.md
+// and a self-contained report.html with charts: throughput by connections,
+// bursty latency, allocations per variant, memory per idle connection, the
+// client matrix and scenarios, and a "what this run says" section computed
+// from the data. Missing or partial parts are listed, not fatal.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+)
+
+// Cell is one benchmark cell with its samples.
+type Cell struct {
+	// Base is the benchmark's base name, e.g. "Proc" or "Server".
+	Base string
+	// Keys are the sub-benchmark keys and the file-level keys in force.
+	Keys map[string]string
+	// Values are the samples by unit as written (ns/op, req/s, p99-ns…).
+	Values map[string][]float64
+}
+
+// Median is the median sample of unit, and whether there is one.
+func (c *Cell) Median(unit string) (float64, bool) {
+	v := c.Values[unit]
+	if len(v) == 0 {
+		return 0, false
+	}
+	s := benchmath.NewSample(v, &benchmath.DefaultThresholds)
+	return benchmath.AssumeNothing.Summary(s, 0.95).Center, true
+}
+
+// Run is a run folder read back.
+type Run struct {
+	Dir string
+	// Env are the file-level keys of bench.txt, first value of each, in order.
+	Env []KV
+	// Cells in file order.
+	Cells []*Cell
+	// Scenarios are the client scenarios' outcomes (scenarios.json), if any.
+	Scenarios []Scenario
+	// Missing lists what the run folder lacks, for the report.
+	Missing []string
+}
+
+// KV is one file-level key.
+type KV struct{ Key, Value string }
+
+// Scenario is one line of scenarios.json (poolbench scenarios -json).
+type Scenario struct {
+	Name, Problem, Fix, Verdict string
+	Outcome                     struct {
+		Rows []struct {
+			Role, Config  string
+			Requests, OK  int
+			Errors        map[string]int
+			Dials         int64
+			TimeWait      int
+			P99           int64
+		}
+		Facts []string
+	}
+}
+
+// Read reads a run folder. Only a missing bench.txt is an error.
+func Read(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the run %s: %w (a run folder holds bench.txt from make bench)", dir, err)
+	}
+	defer f.Close()
+	rd := benchfmt.NewReader(f, filepath.Join(dir, "bench.txt"))
+	seenEnv := map[string]bool{}
+	byName := map[string]*Cell{}
+	for rd.Scan() {
+		res, ok := rd.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		for _, c := range res.Config {
+			if c.File && !seenEnv[c.Key] {
+				seenEnv[c.Key] = true
+				r.Env = append(r.Env, KV{c.Key, string(c.Value)})
+			}
+		}
+		name := res.Name.String()
+		c := byName[name]
+		if c == nil {
+			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}}
+			base, parts := res.Name.Parts()
+			c.Base = string(base)
+			for _, p := range parts {
+				if k, v, ok := strings.Cut(strings.TrimPrefix(string(p), "/"), "="); ok {
+					c.Keys[k] = v
+				}
+			}
+			for _, cf := range res.Config {
+				if cf.File {
+					c.Keys[cf.Key] = string(cf.Value)
+				}
+			}
+			byName[name] = c
+			r.Cells = append(r.Cells, c)
+		}
+		for _, v := range res.Values {
+			// Orig* are set only where benchfmt tidied the unit (ns → sec).
+			unit, val := v.OrigUnit, v.OrigValue
+			if unit == "" {
+				unit, val = v.Unit, v.Value
+			}
+			c.Values[unit] = append(c.Values[unit], val)
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return nil, err
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "scenarios.json")); err == nil {
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		for dec.More() {
+			var s Scenario
+			if err := dec.Decode(&s); err != nil {
+				r.Missing = append(r.Missing, fmt.Sprintf("scenarios.json is unreadable (%v)", err))
+				break
+			}
+			r.Scenarios = append(r.Scenarios, s)
+		}
+	}
+	return r, nil
+}
+
+// Select returns the cells of base whose keys match all of want.
+func (r *Run) Select(base string, want map[string]string) []*Cell {
+	var out []*Cell
+next:
+	for _, c := range r.Cells {
+		if c.Base != base {
+			continue
+		}
+		for k, v := range want {
+			if c.Keys[k] != v {
+				continue next
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// EnvValue returns a file-level key's value, or "".
+func (r *Run) EnvValue(key string) string {
+	for _, kv := range r.Env {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return ""
+}
+
+// values lists the distinct values of key among cells, sorted numerically
+// where they are numbers.
+func values(cells []*Cell, key string) []string {
+	set := map[string]bool{}
+	for _, c := range cells {
+		set[c.Keys[key]] = true
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, ea := strconv.ParseFloat(out[i], 64)
+		b, eb := strconv.ParseFloat(out[j], 64)
+		if ea == nil && eb == nil {
+			return a < b
+		}
+		da, ea := time.ParseDuration(out[i])
+		db, eb := time.ParseDuration(out[j])
+		if ea == nil && eb == nil {
+			return da < db
+		}
+		return out[i] < out[j]
+	})
+	return out
+}

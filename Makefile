@@ -50,6 +50,12 @@ help: ## List the targets and the variables they read.
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
 	@bash scripts/bench.sh
 
+.PHONY: report
+report: ## Write report.html and report.md for RUN (default: the newest run under results/).
+	@run="$(RUN)"; [ -n "$$run" ] || run=$$(ls -d results/2*/ 2>/dev/null | sort | tail -n 1); \
+	[ -n "$$run" ] || { echo "make report: no run under results/: run make bench first" >&2; exit 2; }; \
+	go run ./cmd/poolbench report "$${run%/}"
+
 .PHONY: profile
 profile: ## Profile the server per cell (allocs with MemProfileRate=1, CPU) into results/<run-id>/profiles/ and write profiles.md.
 	@bash scripts/profile.sh

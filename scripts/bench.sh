@@ -94,7 +94,12 @@ if [ "$PROC" != 0 ]; then
 	echo "poolbench: process layer (poolbench run -count $PROC_COUNT $PROC_FLAGS)"
 	# shellcheck disable=SC2086 # PROC_FLAGS is a list of flags
 	"$run_dir/.poolbench" run -out "$run_dir" -count "$PROC_COUNT" $PROC_FLAGS
+	echo "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)"
+	"$run_dir/.poolbench" run -profile -out "$run_dir" -count 1 -loads keepalive -keepalive-conns 16 -variants default
 fi
+echo "poolbench: client pool scenarios (poolbench scenarios)"
+"$run_dir/.poolbench" scenarios -json >"$run_dir/scenarios.json" || echo "poolbench: a scenario did not reproduce its failure or fix; see $run_dir/scenarios.json" >&2
+"$run_dir/.poolbench" report "$run_dir"
 rm -f "$run_dir/.poolbench"
 
 for f in "$out" "$run_dir/techniques.txt"; do
@@ -132,6 +137,7 @@ echo
 echo "== each technique alone (go tool benchstat -col /switch $run_dir/techniques.txt) =="
 go tool benchstat -col /switch -table "" -filter '.unit:(sec/op OR allocs/op)' "$run_dir/techniques.txt" | grep -v '^$' || true
 echo
+echo "Report: $run_dir/report.html (open from disk) and $run_dir/report.md"
 echo "More slices (README, 'Reading results'):"
 echo "  go tool benchstat -filter '.name:Proc /load:keepalive' -col /model -row /conns $out"
 echo "  go tool benchstat -filter '.name:Server /model:fasthttp /conv:on /reuse:on' -col '/pool@(off on)' -row /transport,/load,/conns $out"

@@ -1,0 +1,95 @@
+package report
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/report.md.golden")
+
+// fixture is a small real run: make-bench-shaped output of a short matrix,
+// profiles of five variants and two scenarios.
+const fixture = "testdata/run"
+
+func TestReportGolden(t *testing.T) {
+	t.Parallel()
+	run, err := Read(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Build(run)
+	rep.Title = "poolbench report: fixture"
+	got := rep.Markdown()
+	golden := filepath.Join("testdata", "report.md.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./bench/report -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("report.md differs from %s (go test ./bench/report -update to accept):\n%s", golden, got)
+	}
+	for _, id := range []string{"throughput", "bursty", "allocs", "idle", "clients", "scenarios"} {
+		found := false
+		for _, s := range rep.Sections {
+			found = found || s.ID == id
+		}
+		if !found {
+			t.Errorf("the fixture report has no %s section; missing: %v", id, rep.Missing)
+		}
+	}
+	if len(rep.Missing) != 0 {
+		t.Errorf("the full fixture reports missing parts: %v", rep.Missing)
+	}
+	if len(rep.Says) < 5 {
+		t.Errorf("only %d findings in 'what this run says': %v", len(rep.Says), rep.Says)
+	}
+}
+
+// TestPartialRun renders a run holding only some cells and none of the
+// extras: it must render what exists and list what is missing.
+func TestPartialRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(fixture, "bench.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "BenchmarkProc/") && !strings.Contains(l, "/load=keepalive/") {
+			continue // only keep-alive survives of the process layer
+		}
+		kept = append(kept, l)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Build(run)
+	if err := rep.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"## Throughput by connections", "## Missing from this run", "no shortlived cells", "no bursty cells", "no idle cells", "no scenarios.json", "no profiles/"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("partial report lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
+		t.Error(err)
+	}
+	if _, err := Read(t.TempDir()); err == nil || !strings.Contains(err.Error(), "bench.txt") {
+		t.Errorf("Read(empty folder) = %v, want an error naming bench.txt", err)
+	}
+}

@@ -60,12 +60,12 @@ type Scenario struct {
 	Name, Problem, Fix, Verdict string
 	Outcome                     struct {
 		Rows []struct {
-			Role, Config  string
-			Requests, OK  int
-			Errors        map[string]int
-			Dials         int64
-			TimeWait      int
-			P99           int64
+			Role, Config string
+			Requests, OK int
+			Errors       map[string]int
+			Dials        int64
+			TimeWait     int
+			P99          int64
 		}
 		Facts []string
 	}

@@ -79,8 +79,13 @@ func (TimeWaitChurn) Check(o *Outcome) error {
 	if b.Dials < int64(b.Requests)/4 || b.TimeWait < 100 {
 		return fmt.Errorf("before: %d dials for %d requests, %d TIME_WAIT: want at least a quarter of the requests redialled and 100 TIME_WAIT", b.Dials, b.Requests, b.TimeWait)
 	}
-	if a.Dials > twWorkers || a.Failed() != 0 {
-		return fmt.Errorf("after: %d dials (want at most %d, one per caller), errors %v", a.Dials, twWorkers, a.Errors)
+	// net/http may dial for a waiting caller just as another connection
+	// comes free, so allow a few beyond one per caller.
+	if a.Dials > twWorkers*11/10 || a.Failed() != 0 {
+		return fmt.Errorf("after: %d dials (want about one per caller, at most %d), errors %v", a.Dials, twWorkers*11/10, a.Errors)
+	}
+	if b.Dials < 4*a.Dials {
+		return fmt.Errorf("before: %d dials, after %d: want the fix to cut dials at least fourfold", b.Dials, a.Dials)
 	}
 	if a.TimeWait*4 > b.TimeWait {
 		return fmt.Errorf("after: %d TIME_WAIT sockets, before %d: want at most a quarter", a.TimeWait, b.TimeWait)

@@ -30,7 +30,7 @@ func (TimeWaitChurn) Fix() string {
 	return "MaxIdleConnsPerHost (and MaxIdleConns) = the concurrency: each caller keeps its connection"
 }
 
-const twWorkers, twPer = 100, 20
+const twWorkers, twPer = 100, 50
 
 // Run implements Scenario.
 func (TimeWaitChurn) Run(ctx context.Context) (*Outcome, error) {
@@ -79,13 +79,14 @@ func (TimeWaitChurn) Check(o *Outcome) error {
 	if b.Dials < int64(b.Requests)/4 || b.TimeWait < 100 {
 		return fmt.Errorf("before: %d dials for %d requests, %d TIME_WAIT: want at least a quarter of the requests redialled and 100 TIME_WAIT", b.Dials, b.Requests, b.TimeWait)
 	}
-	// net/http may dial for a waiting caller just as another connection
-	// comes free, so allow a few beyond one per caller.
-	if a.Dials > twWorkers*11/10 || a.Failed() != 0 {
-		return fmt.Errorf("after: %d dials (want about one per caller, at most %d), errors %v", a.Dials, twWorkers*11/10, a.Errors)
+	// net/http dials for a waiting caller even if another connection comes
+	// free first (the spare one joins the pool), so allow up to two per
+	// caller: the churn is in the before row, which grows with requests.
+	if a.Dials > twWorkers*2 || a.Failed() != 0 {
+		return fmt.Errorf("after: %d dials (want about one per caller, at most %d), errors %v", a.Dials, twWorkers*2, a.Errors)
 	}
-	if b.Dials < 4*a.Dials {
-		return fmt.Errorf("before: %d dials, after %d: want the fix to cut dials at least fourfold", b.Dials, a.Dials)
+	if b.Dials < 5*a.Dials {
+		return fmt.Errorf("before: %d dials, after %d: want the fix to cut dials at least fivefold", b.Dials, a.Dials)
 	}
 	if a.TimeWait*4 > b.TimeWait {
 		return fmt.Errorf("after: %d TIME_WAIT sockets, before %d: want at most a quarter", a.TimeWait, b.TimeWait)

@@ -51,49 +51,38 @@ func (w ClientLoad) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	l := newLoop(ctx, p)
 	var kmu sync.Mutex
 	kinds := map[string]int64{}
-	began := l.start()
-	var wg sync.WaitGroup
-	for range p.Conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := l.newTally()
-			defer l.merge(t)
-			for l.next() {
-				t0 := time.Now()
-				status, n, err := c.Get(url)
-				switch {
-				case err != nil:
-					t.errs.Transport++
-					k := "transport"
-					if w.Kind != nil {
-						if kk := w.Kind(err); kk != "" {
-							k = kk
-						}
+	res := l.run(p.Conns, func(_ int, t *tally) {
+		for l.next() {
+			t0 := time.Now()
+			status, n, err := c.Get(url)
+			switch {
+			case err != nil:
+				t.errs.Transport++
+				k := "transport"
+				if w.Kind != nil {
+					if kk := w.Kind(err); kk != "" {
+						k = kk
 					}
-					kmu.Lock()
-					kinds[k]++
-					kmu.Unlock()
-				case status != p.Request.Status:
-					err = fmt.Errorf("status %d, want %d", status, p.Request.Status)
-					t.errs.Status++
-				case p.Request.BodyLen >= 0 && n != p.Request.BodyLen:
-					err = fmt.Errorf("body of %d bytes, want %d", n, p.Request.BodyLen)
-					t.errs.BodyLen++
-				default:
-					t.record(nil, t0)
-					continue
 				}
-				if t.first == nil {
-					t.first = err
-				}
+				kmu.Lock()
+				kinds[k]++
+				kmu.Unlock()
+			case status != p.Request.Status:
+				err = fmt.Errorf("status %d, want %d", status, p.Request.Status)
+				t.errs.Status++
+			case p.Request.BodyLen >= 0 && n != p.Request.BodyLen:
+				err = fmt.Errorf("body of %d bytes, want %d", n, p.Request.BodyLen)
+				t.errs.BodyLen++
+			default:
+				t.record(nil, t0)
+				continue
 			}
-		}()
-	}
-	wg.Wait()
-	l.res.Elapsed = time.Since(began)
-	p.end()
-	l.res.Dials = dials.Load()
-	l.res.Kinds = kinds
-	return l.res, nil
+			if t.first == nil {
+				t.first = err
+			}
+		}
+	})
+	res.Dials = dials.Load()
+	res.Kinds = kinds
+	return res, nil
 }

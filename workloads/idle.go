@@ -53,10 +53,7 @@ func (w Idle) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					t.errs.Dial++
-					if t.first == nil {
-						t.first = err
-					}
+					t.dialFailed(err)
 					return
 				}
 				t.dials++

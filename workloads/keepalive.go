@@ -3,7 +3,6 @@ package workloads
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/poolbench/poolbench/workloads/driver"
@@ -37,34 +36,21 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		conns[i] = driver.NewConn(nc, false)
 	}
 	l.res.Dials = int64(p.Conns)
-	began := l.start()
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := l.newTally()
-			defer func() { c.CloseConn(); l.merge(t) }()
-			for l.next() {
-				t0 := time.Now()
-				if t.record(c.RoundTrip(p.Request), t0) || c.Close {
-					c.CloseConn()
-					nc, err := d()
-					if err != nil {
-						t.errs.Dial++
-						if t.first == nil {
-							t.first = err
-						}
-						return
-					}
-					t.dials++
-					c = driver.NewConn(nc, false)
+	return l.run(len(conns), func(i int, t *tally) {
+		c := conns[i]
+		defer func() { c.CloseConn() }()
+		for l.next() {
+			t0 := time.Now()
+			if t.record(c.RoundTrip(p.Request), t0) || c.Close {
+				c.CloseConn()
+				nc, err := d()
+				if err != nil {
+					t.dialFailed(err)
+					return
 				}
+				t.dials++
+				c = driver.NewConn(nc, false)
 			}
-		}()
-	}
-	wg.Wait()
-	l.res.Elapsed = time.Since(began)
-	p.end()
-	return l.res, nil
+		}
+	}), nil
 }

@@ -2,7 +2,6 @@ package workloads
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/poolbench/poolbench/workloads/driver"
@@ -24,38 +23,23 @@ func (Shortlived) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		return Result{}, err
 	}
 	l := newLoop(ctx, p)
-	began := l.start()
-	var wg sync.WaitGroup
-	for range p.Conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := l.newTally()
-			defer l.merge(t)
-			var c *driver.Conn
-			for l.next() {
-				t0 := time.Now()
-				nc, err := d()
-				if err != nil {
-					t.errs.Dial++
-					if t.first == nil {
-						t.first = err
-					}
-					continue
-				}
-				t.dials++
-				if c == nil {
-					c = driver.NewConn(nc, false)
-				} else {
-					c.Reset(nc)
-				}
-				t.record(c.RoundTrip(p.Request), t0)
-				c.CloseConn()
+	return l.run(p.Conns, func(_ int, t *tally) {
+		var c *driver.Conn
+		for l.next() {
+			t0 := time.Now()
+			nc, err := d()
+			if err != nil {
+				t.dialFailed(err)
+				continue
 			}
-		}()
-	}
-	wg.Wait()
-	l.res.Elapsed = time.Since(began)
-	p.end()
-	return l.res, nil
+			t.dials++
+			if c == nil {
+				c = driver.NewConn(nc, false)
+			} else {
+				c.Reset(nc)
+			}
+			t.record(c.RoundTrip(p.Request), t0)
+			c.CloseConn()
+		}
+	}), nil
 }

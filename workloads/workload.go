@@ -190,6 +190,34 @@ func (l *loop) next() bool {
 	return !l.stopped.Load()
 }
 
+// dialFailed counts a failed dial.
+func (t *tally) dialFailed(err error) {
+	t.errs.Dial++
+	if t.first == nil {
+		t.first = err
+	}
+}
+
+// run starts the measured window, runs work in n goroutines, each with its
+// own tally, waits for them, ends the window and returns the result.
+func (l *loop) run(n int, work func(i int, t *tally)) Result {
+	began := l.start()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := l.newTally()
+			defer l.merge(t)
+			work(i, t)
+		}()
+	}
+	wg.Wait()
+	l.res.Elapsed = time.Since(began)
+	l.p.end()
+	return l.res
+}
+
 // record counts one request's outcome; it reports whether the connection
 // must be replaced.
 func (t *tally) record(err error, began time.Time) (broken bool) {

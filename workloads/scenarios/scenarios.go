@@ -229,6 +229,26 @@ func hammer(ctx context.Context, workers, perWorker int, t *tally, do func() (er
 	return ctx.Err()
 }
 
+// onFreshServer measures one row against a server of its own, so the
+// TIME_WAIT sockets on its port are the row's: it serves h, calls run with
+// the address, a counting dialer and the row's tally (run closes its
+// client's idle connections before it returns), then fills in the dials
+// and TIME_WAIT count.
+func onFreshServer(h fasthttp.RequestHandler, row *Row, run func(addr string, dial workloads.Dialer, t *tally) error) error {
+	srv, err := startFast(h, nil)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	var dials counter
+	if err := run(srv.Addr, dials.dialer(srv.Addr), newTally(row)); err != nil {
+		return err
+	}
+	row.Dials = dials.n.Load()
+	row.TimeWait = timeWait(srv.port())
+	return nil
+}
+
 // timeWait counts TIME_WAIT sockets on port, after a moment for closes to land.
 func timeWait(port int) int {
 	time.Sleep(50 * time.Millisecond)

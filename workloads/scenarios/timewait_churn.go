@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/poolbench/poolbench/workloads"
 	"github.com/poolbench/poolbench/workloads/clients"
 )
 
@@ -40,31 +41,23 @@ func (TimeWaitChurn) Run(ctx context.Context) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A fresh server per row, so TIME_WAIT counts on its port are the row's.
-		srv, err := startFast(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, nil)
-		if err != nil {
-			return nil, err
-		}
 		row := Row{Role: "before", Config: fmt.Sprintf("%s (MaxIdleConnsPerHost=2); %d callers", name, twWorkers),
 			Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: 0, Concurrency: twWorkers, DrainsBody: true, Idempotent: true}}
 		if name == "nethttp_tuned" {
 			row.Role, row.Config = "after", fmt.Sprintf("%s (MaxIdleConnsPerHost=%d); %d callers", name, twWorkers, twWorkers)
 			row.Client.MaxIdleConnsPerHost = twWorkers
 		}
-		var dials counter
-		c := m.New(dials.dialer(srv.Addr), twWorkers)
-		t := newTally(&row)
-		err = hammer(ctx, twWorkers, twPer, t, func() (error, string) {
-			code, _, err := c.Get("http://" + srv.Addr + "/")
-			if err == nil && code != 200 {
-				return fmt.Errorf("status %d", code), "status"
-			}
-			return err, ""
+		err = onFreshServer(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, &row, func(addr string, dial workloads.Dialer, t *tally) error {
+			c := m.New(dial, twWorkers)
+			defer c.CloseIdle()
+			return hammer(ctx, twWorkers, twPer, t, func() (error, string) {
+				code, _, err := c.Get("http://" + addr + "/")
+				if err == nil && code != 200 {
+					return fmt.Errorf("status %d", code), "status"
+				}
+				return err, ""
+			})
 		})
-		c.CloseIdle()
-		row.Dials = dials.n.Load()
-		row.TimeWait = timeWait(srv.port())
-		srv.stop()
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/poolbench/poolbench/workloads"
 )
 
 // UnreadBody: a net/http client that closes a response body without reading
@@ -37,35 +39,28 @@ func (UnreadBody) Run(ctx context.Context) (*Outcome, error) {
 	body := strings.Repeat("x", 64<<10)
 	o := &Outcome{}
 	for _, drain := range []bool{false, true} {
-		srv, err := startFast(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(body) }, nil)
-		if err != nil {
-			return nil, err
-		}
 		row := Row{Role: "before", Config: "net/http Transport (MaxIdleConnsPerHost=4), Body.Close() without reading",
 			Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: ubWorkers, Concurrency: ubWorkers, DrainsBody: drain, Idempotent: true}}
 		if drain {
 			row.Role, row.Config = "after", "net/http Transport (MaxIdleConnsPerHost=4), io.Copy(io.Discard, Body) then Close()"
 		}
-		var dials counter
-		tr := transport(dials.dialer(srv.Addr))
-		tr.MaxIdleConnsPerHost = ubWorkers
-		c := &http.Client{Transport: tr}
-		t := newTally(&row)
-		err = hammer(ctx, ubWorkers, ubPer, t, func() (error, string) {
-			resp, err := c.Get("http://" + srv.Addr + "/")
-			if err != nil {
-				return err, ""
-			}
-			if drain {
-				io.Copy(io.Discard, resp.Body) //nolint:errcheck
-			}
-			resp.Body.Close()
-			return nil, ""
+		err := onFreshServer(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(body) }, &row, func(addr string, dial workloads.Dialer, t *tally) error {
+			tr := transport(dial)
+			tr.MaxIdleConnsPerHost = ubWorkers
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr}
+			return hammer(ctx, ubWorkers, ubPer, t, func() (error, string) {
+				resp, err := c.Get("http://" + addr + "/")
+				if err != nil {
+					return err, ""
+				}
+				if drain {
+					io.Copy(io.Discard, resp.Body) //nolint:errcheck
+				}
+				resp.Body.Close()
+				return nil, ""
+			})
 		})
-		tr.CloseIdleConnections()
-		row.Dials = dials.n.Load()
-		row.TimeWait = timeWait(srv.port())
-		srv.stop()
 		if err != nil {
 			return nil, err
 		}

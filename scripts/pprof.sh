@@ -7,9 +7,15 @@ cd "$(dirname "$0")/.."
 
 : "${KIND:=allocs}"
 if [ -z "${RUN:-}" ]; then
-	RUN=$(ls -d results/*/profiles 2>/dev/null | sort | tail -n 1 | xargs -r dirname)
+	# The newest run that holds profiles.
+	for d in $(ls -d results/2*/ 2>/dev/null | sort -r); do
+		if find "$d/profiles" -name '*.pb.gz' -print -quit 2>/dev/null | grep -q .; then
+			RUN=${d%/}
+			break
+		fi
+	done
 fi
-if [ -z "$RUN" ] || [ ! -d "$RUN/profiles" ]; then
+if [ -z "${RUN:-}" ] || [ ! -d "$RUN/profiles" ]; then
 	echo "poolbench: no profiles under results/: run make profile (or make bench PROFILE=1) first" >&2
 	exit 2
 fi

@@ -38,6 +38,10 @@ type Rule struct {
 	AnyWorse bool `json:"any_worse,omitempty"`
 	// Alpha is the significance level: p must be below it.
 	Alpha float64 `json:"alpha"`
+	// MinDelta is an absolute floor: a change smaller than this many units
+	// is noise whatever its relative size (e.g. B/op going 0 → 1 when a
+	// background allocation lands in a run).
+	MinDelta float64 `json:"min_delta,omitempty"`
 }
 
 // Policy is the set of rules; units without a rule are not gated.
@@ -238,7 +242,7 @@ func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
 			if better == 0 {
 				worse = 0 // direction unknown: never gate
 			}
-			significant := f.P < rule.Alpha
+			significant := f.P < rule.Alpha && math.Abs(f.Head-f.Base) >= rule.MinDelta
 			if rule.AnyWorse {
 				f.Regression = significant && worse > 0
 			} else {

@@ -89,6 +89,20 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+func TestMinDelta(t *testing.T) {
+	t.Parallel()
+	names := []string{"x=1"}
+	floor := &Policy{MinSamples: 4, Rules: []Rule{{Unit: "allocs/op", AnyWorse: true, Alpha: 0.05, MinDelta: 2}}}
+	v, err := Compare(strings.NewReader(results(names, 6, func(string, int) (float64, float64) { return 1000, 0 })),
+		strings.NewReader(results(names, 6, func(string, int) (float64, float64) { return 1000, 1 })), floor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ExitCode() != ExitOK {
+		t.Errorf("a 0 → 1 change under a min_delta of 2 was flagged: %v", v.Regressions())
+	}
+}
+
 func TestZeroToOneIsInfinite(t *testing.T) {
 	t.Parallel()
 	names := []string{"x=1"}
@@ -115,6 +129,9 @@ func TestLoadPolicy(t *testing.T) {
 	}
 	if r := p.rule("allocs/op"); r == nil || !r.AnyWorse {
 		t.Errorf("the repo policy does not gate any allocs/op rise: %+v", r)
+	}
+	if r := p.rule("B/op"); r == nil || r.MinDelta < 8 {
+		t.Errorf("the repo policy's B/op rule = %+v, want an absolute floor against 0 → 1 B/op noise", r)
 	}
 	if r := p.rule("sec/op"); r == nil || r.Threshold != 0.05 {
 		t.Errorf("the repo policy's ns/op rule = %+v, want 5%%", r)

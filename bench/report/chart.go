@@ -66,7 +66,6 @@ func lineChart(id, title, x, y string, logX bool, series []Series) (*Chart, erro
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
-	p.Y.Min = 0
 	n := 0
 	for i, s := range series {
 		xys := make(plotter.XYs, len(s.X))
@@ -85,6 +84,7 @@ func lineChart(id, title, x, y string, logX bool, series []Series) (*Chart, erro
 		p.Legend.Add(s.Name, l, pts)
 		n += len(xys)
 	}
+	p.Y.Min = 0 // after Add, which widens the range to the data
 	return render(p, id, title, n)
 }
 

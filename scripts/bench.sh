@@ -111,25 +111,26 @@ done
 
 echo
 echo "poolbench: wrote $out in $(($(date +%s) - start))s"
-echo "== in-process: fasthttp vs net/http (tcp, app route, all switches on; rows: load × conns) =="
-go tool benchstat -filter '.name:Server /transport:tcp /route:app /pool:on /conv:on /reuse:on .unit:(req/s OR allocs/op)' \
-	-col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
-echo
-echo "== in-process: client models against one fasthttp server (plaintext; rows: callers) =="
-go tool benchstat -filter '.name:Client .unit:(req/s OR dials/1k-req OR timewait-socks)' -col /client -row /conns -table "" "$out" | grep -v '^$' || true
+# table prints one benchstat table of bench.txt under a title.
+table() {
+	echo
+	echo "== $1 =="
+	shift
+	go tool benchstat "$@" -table "" "$out" | grep -v '^$' || true
+}
+table "in-process: fasthttp vs net/http (tcp, app route, all switches on; rows: load × conns)" \
+	-filter '.name:Server /transport:tcp /route:app /pool:on /conv:on /reuse:on .unit:(req/s OR allocs/op)' -col /model -row /load,/conns
+table "in-process: client models against one fasthttp server (plaintext; rows: callers)" \
+	-filter '.name:Client .unit:(req/s OR dials/1k-req OR timewait-socks)' -col /client -row /conns
 if [ "$PROC" != 0 ]; then
-	echo
-	echo "== process layer: client models, each in its own load process against a fasthttp server process =="
-	go tool benchstat -filter '.name:Proc /load:client .unit:(req/s OR p99-ns OR dials/1k-req OR timewait-socks)' -col /client -row /conns -table "" "$out" | grep -v '^$' || true
-	echo
-	echo "== process layer, server on its own pinned cpu: keepalive and shortlived (rows: load × conns) =="
-	go tool benchstat -filter '.name:Proc /client:driver /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)' -col /model -row /load,/conns -table "" "$out" | grep -v '^$' || true
-	echo
-	echo "== process layer: bursty, open loop, latency from the intended send time (rows: silence between bursts) =="
-	go tool benchstat -filter '.name:Proc /load:bursty .unit:(p50-ns OR p99-ns OR p999-ns OR allocs/op)' -col /model -row /gap -table "" "$out" | grep -v '^$' || true
-	echo
-	echo "== process layer: idle connections, server memory per connection (rows: conns × ReduceMemoryUsage) =="
-	go tool benchstat -filter '.name:Proc /load:idle .unit:(rss-bytes/conn OR heap-bytes/conn)' -col /model -row /conns,/mem -table "" "$out" | grep -v '^$' || true
+	table "process layer: client models, each in its own load process against a fasthttp server process" \
+		-filter '.name:Proc /load:client .unit:(req/s OR p99-ns OR dials/1k-req OR timewait-socks)' -col /client -row /conns
+	table "process layer, server on its own pinned cpu: keepalive and shortlived (rows: load × conns)" \
+		-filter '.name:Proc /client:driver /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)' -col /model -row /load,/conns
+	table "process layer: bursty, open loop, latency from the intended send time (rows: silence between bursts)" \
+		-filter '.name:Proc /load:bursty .unit:(p50-ns OR p99-ns OR p999-ns OR allocs/op)' -col /model -row /gap
+	table "process layer: idle connections, server memory per connection (rows: conns × ReduceMemoryUsage)" \
+		-filter '.name:Proc /load:idle .unit:(rss-bytes/conn OR heap-bytes/conn)' -col /model -row /conns,/mem
 	echo
 	echo "Raw open-loop results: go tool vegeta report $run_dir/vegeta/<cell>.vegeta.bin"
 fi

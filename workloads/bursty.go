@@ -50,7 +50,7 @@ func (b Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	if p.Request == nil {
 		return Result{}, errors.New("plan: no request to send")
 	}
-	l := newLoop(ctx, Plan{Latency: true, OnStart: p.OnStart})
+	l := newLoop(ctx, Plan{Latency: true, OnStart: p.OnStart, OnEnd: p.OnEnd})
 	var dials atomic.Int64
 	tr := &http.Transport{
 		DialContext: func(context.Context, string, string) (net.Conn, error) {
@@ -74,7 +74,7 @@ func (b Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		enc = vegeta.NewEncoder(p.Record)
 	}
 	t := l.newTally()
-	began := l.start()
+	l.start()
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	var seen uint64
@@ -82,7 +82,7 @@ func (b Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		seen++
 		// Latency from the intended send time: vegeta times from when a
 		// worker picked the hit up, which is late if the server fell behind.
-		intended := began.Add(b.Wave.Due(res.Seq))
+		intended := l.began.Add(b.Wave.Due(res.Seq))
 		if lat := res.Timestamp.Add(res.Latency).Sub(intended); lat > res.Latency {
 			res.Latency = lat
 		}
@@ -117,10 +117,9 @@ func (b Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 			}
 		}
 	}
-	l.res.Elapsed = time.Since(began)
-	p.end()
 	t.dials = dials.Load()
 	l.merge(t)
+	l.finish()
 	if seen != total && ctx.Err() == nil {
 		return l.res, fmt.Errorf("bursty: vegeta sent %d requests, the wave plans %d", seen, total)
 	}

@@ -30,8 +30,8 @@ func (w Idle) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	if p.Conns < 1 || p.Request == nil {
 		return Result{}, fmt.Errorf("idle: conns=%d: need at least one connection and a request", p.Conns)
 	}
-	l := newLoop(ctx, Plan{Latency: p.Latency, OnStart: p.OnStart})
-	began := l.start()
+	l := newLoop(ctx, Plan{Latency: p.Latency, OnStart: p.OnStart, OnEnd: p.OnEnd})
+	l.start()
 	conns := make([]*driver.Conn, 0, p.Conns)
 	defer func() {
 		for _, c := range conns {
@@ -72,6 +72,7 @@ func (w Idle) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		}
 	}
 	if t.errs.Total() > 0 {
+		l.unwatch()
 		l.merge(t)
 		return l.res, fmt.Errorf("idle: %d of %d connections failed (%v); first: %v", t.errs.Total(), p.Conns, t.errs, t.first)
 	}
@@ -79,8 +80,6 @@ func (w Idle) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	case <-time.After(w.Hold):
 	case <-ctx.Done():
 	}
-	p.end()
-	l.res.Elapsed = time.Since(began)
 	l.merge(t)
-	return l.res, nil
+	return l.finish(), nil
 }

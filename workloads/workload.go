@@ -131,6 +131,8 @@ type loop struct {
 	// request instead of a clock read and a context check.
 	stopped atomic.Bool
 	timer   *time.Timer
+	unwatch func() bool // stops watching ctx
+	began   time.Time
 	ctx     context.Context
 
 	mu  sync.Mutex
@@ -154,16 +156,27 @@ func (p Plan) end() {
 }
 
 // start marks the beginning of the measured window.
-func (l *loop) start() time.Time {
+func (l *loop) start() {
 	if l.p.OnStart != nil {
 		l.p.OnStart()
 	}
-	now := time.Now()
+	l.began = time.Now()
 	if l.p.Duration > 0 {
 		l.timer = time.AfterFunc(l.p.Duration, func() { l.stopped.Store(true) })
 	}
-	context.AfterFunc(l.ctx, func() { l.stopped.Store(true) })
-	return now
+	l.unwatch = context.AfterFunc(l.ctx, func() { l.stopped.Store(true) })
+}
+
+// finish marks the end of the measured window: it records the elapsed
+// time, stops the timer and the context watch, and calls Plan.OnEnd.
+func (l *loop) finish() Result {
+	l.res.Elapsed = time.Since(l.began)
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.unwatch()
+	l.p.end()
+	return l.res
 }
 
 // tally is one worker's private counts.
@@ -201,7 +214,7 @@ func (t *tally) dialFailed(err error) {
 // run starts the measured window, runs work in n goroutines, each with its
 // own tally, waits for them, ends the window and returns the result.
 func (l *loop) run(n int, work func(i int, t *tally)) Result {
-	began := l.start()
+	l.start()
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -213,9 +226,7 @@ func (l *loop) run(n int, work func(i int, t *tally)) Result {
 		}()
 	}
 	wg.Wait()
-	l.res.Elapsed = time.Since(began)
-	l.p.end()
-	return l.res
+	return l.finish()
 }
 
 // record counts one request's outcome; it reports whether the connection

@@ -12,6 +12,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/tsenart/vegeta/v12/lib/lttb"
 
+	"github.com/poolbench/poolbench/bench/runner"
 	"github.com/poolbench/poolbench/profiles"
 )
 
@@ -286,7 +287,7 @@ func (b *builder) bursty() {
 		if cell == nil {
 			continue
 		}
-		path := filepath.Join(b.r.Dir, "vegeta", proceduralPath(cell)+".vegeta.bin")
+		path := filepath.Join(b.r.Dir, "vegeta", cellPath(cell)+".vegeta.bin")
 		sr, err := readVegeta(path, m)
 		if err != nil {
 			b.missing("latency over time for model=%s gap=%s: %v", m, g, err)
@@ -307,10 +308,10 @@ func (b *builder) bursty() {
 	b.add(s)
 }
 
-// proceduralPath rebuilds a process cell's path from its keys.
-func proceduralPath(c *Cell) string {
+// cellPath rebuilds a process cell's path from its keys, in the runner's order.
+func cellPath(c *Cell) string {
 	var parts []string
-	for _, k := range []string{"model", "client", "route", "load", "conns", "gap", "mem", "pool", "conv", "reuse"} {
+	for _, k := range runner.Keys {
 		parts = append(parts, k+"="+c.Keys[k])
 	}
 	return strings.Join(parts, "/")

@@ -65,10 +65,10 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	if err := CheckFDs(need); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(r.benchFile()), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(r.BenchFile()), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(r.benchFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(r.BenchFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -118,8 +118,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	return nil
 }
 
-// benchFile is where result lines go.
-func (r *Runner) benchFile() string {
+// BenchFile is where result lines go: Dir/bench.txt, or
+// Dir/profiles/bench.txt for profiling runs.
+func (r *Runner) BenchFile() string {
 	if r.Profile {
 		return filepath.Join(r.Dir, "profiles", "bench.txt")
 	}

@@ -72,12 +72,9 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile}
-	benchTxt := filepath.Join(*out, "bench.txt")
-	if *profile {
-		benchTxt = filepath.Join(*out, "profiles", "bench.txt")
-		if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
-			return err
-		}
+	benchTxt := r.BenchFile()
+	if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
+		return err
 	}
 	if _, err := os.Stat(benchTxt); os.IsNotExist(err) {
 		head := fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",

@@ -26,9 +26,6 @@ var AllOn = Variant{Pool: true, Conv: true, Reuse: true}
 // AllOff is the variant with every technique switched off.
 var AllOff = Variant{}
 
-// Keys lists the cell keys of a variant in their fixed order.
-var Keys = []string{"pool", "conv", "reuse"}
-
 func onOff(b bool) string {
 	if b {
 		return "on"

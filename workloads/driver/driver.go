@@ -74,9 +74,6 @@ func NewConn(nc net.Conn, keepBody bool) *Conn {
 	return &Conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), keepBody: keepBody}
 }
 
-// NetConn returns the underlying connection.
-func (c *Conn) NetConn() net.Conn { return c.nc }
-
 // Body returns the last response's body (only with keepBody); it is
 // overwritten by the next round trip.
 func (c *Conn) Body() []byte { return c.body }

@@ -88,8 +88,8 @@ type Ratio struct {
 	Group, Unit, Base, Other string
 	A, B                     benchmath.Summary
 	Cmp                      benchmath.Comparison
-	// NA and NB are the numbers of paired runs.
-	NA, NB int
+	// PairsA and PairsB are the per-pair ratios the summaries rest on.
+	PairsA, PairsB []float64
 }
 
 // Verdict is one of "grew", "shrank", "unchanged" and, where a side has
@@ -222,7 +222,7 @@ func ratios(a, b *Run, o Options, thr *benchmath.Thresholds) []Ratio {
 				out = append(out, Ratio{
 					Group: base.group, Unit: u, Base: o.Baseline, Other: oc.model,
 					A: benchmath.AssumeNothing.Summary(as, o.Confidence), B: benchmath.AssumeNothing.Summary(bs, o.Confidence),
-					Cmp: benchmath.AssumeNothing.Compare(as, bs), NA: len(ra), NB: len(rb),
+					Cmp: benchmath.AssumeNothing.Compare(as, bs), PairsA: ra, PairsB: rb,
 				})
 			}
 		}
@@ -262,10 +262,11 @@ func (c *Comparison) Count() map[string]int {
 	return m
 }
 
-// String is a one-line summary of a ratio, e.g. "1.58× [1.52, 1.63]".
-func ratioString(s benchmath.Summary) string {
+// ratioString is a ratio's median with its interval, e.g. "1.58× [1.52,
+// 1.63]"; with too few pairs for an interval, the pairs' range instead.
+func ratioString(s benchmath.Summary, pairs []float64) string {
 	if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) {
-		return fmt.Sprintf("%.2f× [± ∞]", s.Center)
+		return fmt.Sprintf("%.2f× (± ∞; range %.2f–%.2f)", s.Center, slices.Min(pairs), slices.Max(pairs))
 	}
 	return fmt.Sprintf("%.2f× [%.2f, %.2f]", s.Center, s.Lo, s.Hi)
 }

@@ -129,7 +129,7 @@ func (r *Run) readFile(fi, files int, file string, filter *benchproc.Filter, cel
 			return inputErr("%v: not poolbench output (a Go benchmark line such as BenchmarkProc/model=fasthttp/… N 123 ns/op)", rec)
 		case *benchfmt.Result:
 			base, parts := rec.Name.Parts()
-			if len(parts) == 0 || slices.ContainsFunc(parts, notKeyValue) {
+			if !slices.ContainsFunc(parts, isKeyValue) || slices.ContainsFunc(parts, notKeyValue) {
 				fn, line := rec.Pos()
 				return inputErr("%s:%d: benchmark %s is not a poolbench cell (want key=value sub-benchmarks, e.g. BenchmarkProc/model=fasthttp/…)", fn, line, rec.Name)
 			}
@@ -176,10 +176,15 @@ func (r *Run) readFile(fi, files int, file string, filter *benchproc.Filter, cel
 	return nil
 }
 
+// isKeyValue reports whether a name part is /key=value.
+func isKeyValue(p []byte) bool {
+	return strings.HasPrefix(string(p), "/") && strings.Contains(string(p), "=")
+}
+
 // notKeyValue reports whether a name part is neither /key=value nor the
 // trailing -<gomaxprocs>.
 func notKeyValue(p []byte) bool {
-	return !strings.HasPrefix(string(p), "-") && !(strings.HasPrefix(string(p), "/") && strings.Contains(string(p), "="))
+	return !strings.HasPrefix(string(p), "-") && !isKeyValue(p)
 }
 
 // samples are all of the cell's samples of unit, across files.

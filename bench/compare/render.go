@@ -62,7 +62,7 @@ func (c *Comparison) blocks() []block {
 	} else {
 		n := c.Count()
 		r.lines = append(r.lines, fmt.Sprintf("%d ratios: %d grew, %d shrank, %d unchanged, %d unclear (too few runs to tell). "+
-			"Each ratio pairs the i-th runs of two models' cells; median [95%% interval].", len(c.Ratios), n["grew"], n["shrank"], n["unchanged"], n["unclear"]))
+			"Each ratio pairs the i-th runs of two models' cells within a file: median [95%% interval] (± ∞ under 6 pairs: then the pairs' range).", len(c.Ratios), n["grew"], n["shrank"], n["unchanged"], n["unclear"]))
 		r.head = []string{"cell", "ratio", "A", "B", "verdict"}
 		for _, x := range c.Ratios {
 			verdict := x.Verdict()
@@ -72,7 +72,7 @@ func (c *Comparison) blocks() []block {
 			default:
 				verdict = fmt.Sprintf("%s (%s)", verdict, x.Cmp)
 			}
-			r.rows = append(r.rows, []string{x.Group, fmt.Sprintf("%s/%s %s", x.Base, x.Other, x.Unit), ratioString(x.A), ratioString(x.B), verdict})
+			r.rows = append(r.rows, []string{x.Group, fmt.Sprintf("%s/%s %s", x.Base, x.Other, x.Unit), ratioString(x.A, x.PairsA), ratioString(x.B, x.PairsB), verdict})
 		}
 	}
 	out = append(out, r)

@@ -63,7 +63,9 @@ func compareCmd(ctx context.Context, args []string) error {
 	}
 	f, err := benchproc.NewFilter(*filter)
 	if err != nil {
-		return &exitError{2, fmt.Sprintf("-filter %q: %v: want a benchstat filter such as '.name:Proc /load:keepalive'", *filter, err)}
+		// The parser's message spans lines (the query, a caret): keep the first.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return &exitError{2, fmt.Sprintf("-filter %q: %s: want a benchstat filter such as '.name:Proc /load:keepalive'", *filter, msg)}
 	}
 	if _, err := servers.ParseModels(*baseline); err != nil {
 		return &exitError{2, fmt.Sprintf("-baseline %q: %v", *baseline, err)}

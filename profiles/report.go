@@ -194,7 +194,9 @@ func Render(b *strings.Builder, cells []*Cell, cmps []Comparison) {
 	b.WriteString("Every profile is the server process's own, recorded with `runtime.MemProfileRate = 1` over the measured\n")
 	b.WriteString("window only (the difference of two heap snapshots, less the control endpoint's own allocations while it\n")
 	b.WriteString("took them). Allocations are charged to the innermost frame\n")
-	b.WriteString("outside package runtime. Open one with `go tool pprof -sample_index=alloc_objects -top <cell>/allocs.pb.gz`.\n\n")
+	b.WriteString("outside package runtime. Open one with `go tool pprof -sample_index=alloc_objects -top <cell>/allocs.pb.gz`.\n")
+	b.WriteString("Each `cpu.pb.gz` comes from a second run of the cell with the default `MemProfileRate`: at 1 the runtime's\n")
+	b.WriteString("stack recording for every allocation (`runtime.pcvalue`, `findfunc`) would top the CPU profile.\n\n")
 	b.WriteString("## Allocations per request\n\n| cell | requests | from the profile | runtime/metrics |\n|---|---:|---:|---:|\n")
 	for _, c := range cells {
 		fmt.Fprintf(b, "| `%s` | %d | %.2f | %.2f |\n", c.Cell, c.Requests, c.PerRequest(), c.AllocsPerOp)

@@ -34,6 +34,9 @@ type LoadConfig struct {
 	// ProfileDir, if set, receives the server's allocs.pb.gz (allocations
 	// in the window) and cpu.pb.gz (the window, in whole seconds).
 	ProfileDir string
+	// ProfileKinds lists the profiles to collect: ProfileAllocs,
+	// ProfileCPU, or both comma-separated ("" is both).
+	ProfileKinds string
 	// ProfileWindow is how long the CPU profile runs (default Duration).
 	ProfileWindow time.Duration
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
@@ -60,6 +63,10 @@ func CheckLoopback(addr string) error {
 // RunLoad runs one load process's work and reports it.
 func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	if err := CheckLoopback(c.Addr); err != nil {
+		return nil, err
+	}
+	profAllocs, profCPU, err := parseProfileKinds(c.ProfileKinds)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckFDs(max(c.Conns, 1)); err != nil {
@@ -115,7 +122,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 			if window <= 0 {
 				window = c.Duration
 			}
-			prof = newProfiler(cl, c.ProfileDir, window)
+			prof = newProfiler(cl, c.ProfileDir, window, profAllocs, profCPU)
 			startStats, endStats := plan.OnStart, plan.OnEnd
 			// The profile snapshots sit outside the stats window, so the
 			// control endpoint's work writing them is not in allocs/op.

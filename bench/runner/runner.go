@@ -26,10 +26,11 @@ type Runner struct {
 	// Count is how many times each cell runs; the runs are interleaved
 	// (all cells once, then again), so drift hits every cell alike.
 	Count int
-	// Profile runs every cell with MemProfileRate=1 (exact alloc_objects,
-	// distorted timing) and collects the server's allocs.pb.gz and cpu.pb.gz
-	// into Dir/profiles/<cell path>/; lines go to Dir/profiles/bench.txt,
-	// apart from timing runs.
+	// Profile runs every cell twice: with MemProfileRate=1 (exact
+	// alloc_objects, distorted timing) for the server's allocs.pb.gz, and at
+	// the default rate for its cpu.pb.gz, into Dir/profiles/<cell path>/;
+	// the first run's lines go to Dir/profiles/bench.txt, apart from
+	// timing runs.
 	Profile bool
 	// JSON, if set, receives one JSON object per cell run.
 	JSON io.Writer
@@ -162,12 +163,18 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 
 // RunCell runs one cell: a fresh server process, one load process, and
 // checks that what the load counted agrees with what the server served.
+// With Profile, it runs the cell twice (see profileCell).
 func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
-	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
-	rate := -1
 	if r.Profile {
-		rate = 1
+		return r.profileCell(ctx, c)
 	}
+	return r.runCell(ctx, c, -1, "")
+}
+
+// runCell runs the cell once with the server at MemProfileRate rate (-1:
+// the runtime's default), collecting the profile kinds listed (none if "").
+func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds string) (*CellResult, error) {
+	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
 	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, rate), serveEnv)
 	if err != nil {
 		return nil, err
@@ -188,8 +195,8 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 	}
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
-	if r.Profile {
-		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-window", c.window(r.Settings).String())
+	if profileKinds != "" {
+		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.window(r.Settings).String())
 	}
 	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
 	if err != nil {
@@ -206,11 +213,6 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 	iters, ms, err := rep.Metrics()
 	if err != nil {
 		return nil, err
-	}
-	if r.Profile {
-		if err := writeMeta(r.ProfileDir(c), c, rep, ms); err != nil {
-			return nil, err
-		}
 	}
 	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
 }

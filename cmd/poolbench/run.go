@@ -52,7 +52,7 @@ func runCmd(ctx context.Context, args []string) error {
 	count := fs.Int("count", 3, "runs of each cell, interleaved")
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
-	profile := fs.Bool("profile", false, "profile runs: MemProfileRate=1 and CPU profiles of the server, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

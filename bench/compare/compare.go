@@ -92,18 +92,29 @@ type Ratio struct {
 	PairsA, PairsB []float64
 }
 
-// Verdict is one of "grew", "shrank", "unchanged" and, where a side has
-// too few paired runs for the test to ever reach significance, "unclear".
+// Verdict is one of "grew", "shrank", "unchanged" and, where the sides
+// have too few paired runs for the test to ever reach significance,
+// "unclear".
 func (r Ratio) Verdict() string {
 	switch {
 	case r.Cmp.P < r.Cmp.Alpha && r.B.Center > r.A.Center:
 		return "grew"
 	case r.Cmp.P < r.Cmp.Alpha && r.B.Center < r.A.Center:
 		return "shrank"
-	case len(r.Cmp.Warnings) > 0:
+	case minP(len(r.PairsA), len(r.PairsB)) >= r.Cmp.Alpha:
 		return "unclear"
 	}
 	return "unchanged"
+}
+
+// minP is the smallest two-sided p-value the Mann-Whitney U test can give
+// samples of n1 and n2 values: 2 / C(n1+n2, n1), when they do not overlap.
+func minP(n1, n2 int) float64 {
+	c := 1.0
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
+	}
+	return math.Min(1, 2/c)
 }
 
 // Compare sets a and b side by side.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
 )
 
@@ -213,6 +214,23 @@ func TestCompareSetsOfRuns(t *testing.T) {
 		if len(r.PairsA) != 2*len(r.PairsB) || r.Verdict() != "unchanged" {
 			t.Errorf("%s: %d+%d pairs, verdict %s: want twice B's pairs in A and unchanged", r.Group, len(r.PairsA), len(r.PairsB), r.Verdict())
 		}
+	}
+}
+
+func TestMinP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n1, n2 int
+		want   float64
+	}{{1, 1, 1}, {2, 5, 2.0 / 21}, {5, 5, 2.0 / 252}, {6, 6, 2.0 / 924}} {
+		if got := minP(tc.n1, tc.n2); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("minP(%d, %d) = %g, want %g", tc.n1, tc.n2, got, tc.want)
+		}
+	}
+	// The verdict of a ratio with too few pairs is unclear, not unchanged.
+	r := Ratio{PairsA: []float64{1, 1.1, 1.2, 1.3, 1.4}, PairsB: []float64{1.2, 1.3}, Cmp: benchmath.Comparison{P: 0.19, Alpha: 0.05}}
+	if got := r.Verdict(); got != "unclear" {
+		t.Errorf("5+2 pairs, p=0.19: verdict %s, want unclear", got)
 	}
 }
 

@@ -40,6 +40,7 @@ type Options struct {
 
 // Comparison is two runs side by side.
 type Comparison struct {
+	// A and B are the two sides, as read.
 	A, B *Run
 	// Machine and Setup list the keys of MachineKeys and SetupKeys, with
 	// each side's values; Identity lists commit and date.

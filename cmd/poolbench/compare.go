@@ -77,6 +77,9 @@ func compareCmd(ctx context.Context, args []string) error {
 		}
 	}
 	c := compare.Compare(runs[0], runs[1], compare.Options{Baseline: *baseline, RatioUnits: splitList(*units), Alpha: *alpha})
+	if len(c.Tables) == 0 {
+		return &exitError{2, fmt.Sprintf("no cell is on both sides (%d only in A, %d only in B, -filter %q): compare runs of the same matrix, or widen -filter", len(c.OnlyA), len(c.OnlyB), *filter)}
+	}
 	var buf bytes.Buffer
 	if *md {
 		err = c.WriteMarkdown(&buf)

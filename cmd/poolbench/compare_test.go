@@ -37,6 +37,7 @@ func TestCompareCmd(t *testing.T) {
 		{"one run", []string{ref}, 2, nil},
 		{"-a without -b", []string{"-a", ref}, 2, nil},
 		{"bad filter", []string{"-filter", "/load:(", ref, scaled}, 2, nil},
+		{"nothing in common", []string{"-filter", "/load:idle", ref, scaled}, 2, nil},
 		{"unknown baseline", []string{"-baseline", "bogus", ref, scaled}, 2, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,18 +29,18 @@ func BenchmarkClient(b *testing.B) {
 	}
 }
 
-func benchmarkClient(b *testing.B, m clients.Model, conns int, r Route) {
+func benchmarkClient(b *testing.B, m clients.Model, conns int, r app.RouteSpec) {
 	h := app.NewHandler(app.AllOn)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := servers.Start(servers.Models[0], servers.Config{Handler: h}, ln)
+	srv := servers.Start(servers.Models.All()[0], servers.Config{Handler: h}, ln)
 	defer srv.Stop(10 * time.Second)
 	addr := ln.Addr().String()
 	b.ReportAllocs()
 	res, err := m.Load().Run(context.Background(), func() (net.Conn, error) { return net.Dial("tcp4", addr) }, workloads.Plan{
-		Conns: conns, Requests: int64(b.N), Request: r.Request(), OnStart: b.ResetTimer,
+		Conns: conns, Requests: int64(b.N), Request: Request(r), OnStart: b.ResetTimer,
 	})
 	b.StopTimer()
 	if err != nil {

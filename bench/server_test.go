@@ -44,7 +44,7 @@ func benchmarkServer(b *testing.B, c Cell) {
 	res, err := c.Load.Run(context.Background(), dial, workloads.Plan{
 		Conns:    c.Conns,
 		Requests: int64(b.N),
-		Request:  c.Route.Request(),
+		Request:  Request(c.Route),
 		OnStart:  b.ResetTimer,
 	})
 	b.StopTimer()

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -10,10 +11,37 @@ import (
 
 // Keepalive is the saturated keep-alive workload: Conns connections opened
 // before the measured window, each sending requests back to back (closed
-// loop). A connection that breaks is redialed.
-type Keepalive struct{}
+// loop). A connection that breaks is redialed. The process matrix sweeps
+// its connection count.
+type Keepalive struct {
+	// Sweep is the process matrix's axis: -keepalive-conns.
+	Sweep ConnSweep
+}
 
-var _ Workload = Keepalive{}
+var _ Kind = (*Keepalive)(nil)
+
+// Traits implements Kind: a closed loop measured per request.
+func (*Keepalive) Traits() Traits {
+	return Traits{Doc: "closed loop: conns connections opened before the window, back-to-back requests", Closed: true}
+}
+
+// Flags implements Kind: keepalive has no settings of its own.
+func (*Keepalive) Flags(*flag.FlagSet) {}
+
+// SweepFlags implements Kind.
+func (w *Keepalive) SweepFlags(fs *flag.FlagSet) { w.Sweep.flags(fs, w.Name()) }
+
+// Validate implements Kind.
+func (w *Keepalive) Validate() error { return w.Sweep.Validate() }
+
+// Points implements Kind: one cell per connection count.
+func (w *Keepalive) Points() []Point { return w.Sweep.Points(w) }
+
+// Args implements Kind.
+func (*Keepalive) Args() []string { return nil }
+
+// Window implements Kind: the closed-loop window.
+func (*Keepalive) Window(d time.Duration) time.Duration { return d }
 
 // Name implements Workload.
 func (Keepalive) Name() string { return "keepalive" }

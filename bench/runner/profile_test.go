@@ -24,7 +24,7 @@ func TestProfileRun(t *testing.T) {
 	var cells []Cell
 	for _, m := range []string{"fasthttp", "nethttp"} {
 		for _, v := range app.OneOff()[:4] {
-			c := cell(t, m, "keepalive", 4)
+			c := testCell(t, m, "keepalive", 4)
 			c.Variant = &v
 			cells = append(cells, c)
 		}

@@ -138,7 +138,7 @@ type ConnSweep struct {
 	// Flag is the flag's name, e.g. "keepalive-conns".
 	Flag string
 	// List is the sweep as text.
-	List string
+	List  string
 	conns []int
 }
 

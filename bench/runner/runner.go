@@ -45,9 +45,9 @@ type Runner struct {
 
 // CellResult is one cell run, as written to Runner.JSON.
 type CellResult struct {
-	Cell    string   `json:"cell"`
-	Run     int      `json:"run"`
-	Ready   Ready    `json:"server"`
+	Cell    string           `json:"cell"`
+	Run     int              `json:"run"`
+	Ready   Ready            `json:"server"`
 	Report  *LoadReport      `json:"report"`
 	Iters   int64            `json:"iterations"`
 	Metrics []results.Metric `json:"metrics"`

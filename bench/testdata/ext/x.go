@@ -1,0 +1,3 @@
+package ext
+
+const X = 1

@@ -22,7 +22,7 @@ func BenchmarkClient(b *testing.B) {
 	for _, m := range clients.Models {
 		for _, conns := range matrix.Conns {
 			for _, r := range matrix.Routes {
-				name := fmt.Sprintf("client=%s/server=fasthttp/load=keepalive/conns=%d/route=%s", m.Name, conns, r.Name)
+				name := fmt.Sprintf("client=%s/server=%s/load=keepalive/conns=%d/route=%s", m.Name, servers.Models.All()[0].Name, conns, r.Name)
 				b.Run(name, func(b *testing.B) { benchmarkClient(b, m, conns, r) })
 			}
 		}

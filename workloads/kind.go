@@ -72,27 +72,23 @@ type Point struct {
 	Mem bool
 }
 
-// Def is one row of the workload registry.
-type Def struct {
-	// Name is the workload's cell value; New().Name() returns it.
-	Name string
-	// New returns the workload with its default settings and sweep.
-	New func() Kind
-}
+// Def is one row of the workload registry: it returns the workload with
+// its default settings and sweep, fresh for every use (flags bind to it).
+type Def func() Kind
 
 // Registry is the explicit table of workloads, in the order cells run.
-var Registry = registry.New("workload", func(d Def) string { return d.Name },
-	Def{Name: "keepalive", New: func() Kind { return &Keepalive{Sweep: ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}} }},
-	Def{Name: "shortlived", New: func() Kind { return &Shortlived{Sweep: ConnSweep{Flag: "shortlived-conns", List: "16,256"}} }},
-	Def{Name: "bursty", New: func() Kind { b := DefaultBursty; return &b }},
-	Def{Name: "idle", New: func() Kind { i := DefaultIdle; return &i }},
+var Registry = registry.New("workload", func(d Def) string { return d().Name() },
+	func() Kind { return &Keepalive{Sweep: ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}} },
+	func() Kind { return &Shortlived{Sweep: ConnSweep{Flag: "shortlived-conns", List: "16,256"}} },
+	func() Kind { b := DefaultBursty; return &b },
+	func() Kind { i := DefaultIdle; return &i },
 )
 
 // Kinds returns every registered workload with fresh default settings.
 func Kinds() []Kind {
 	var out []Kind
 	for _, d := range Registry.All() {
-		out = append(out, d.New())
+		out = append(out, d())
 	}
 	return out
 }
@@ -103,7 +99,7 @@ func Lookup(name string) (Kind, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.New(), nil
+	return d(), nil
 }
 
 // MaxConns bounds every connection count: beyond it the machine runs out of

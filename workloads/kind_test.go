@@ -15,18 +15,18 @@ func TestKindsDescribeThemselves(t *testing.T) {
 	t.Parallel()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	for _, d := range workloads.Registry.All() {
-		k := d.New()
-		if k.Name() != d.Name {
-			t.Errorf("row %q builds a workload named %q", d.Name, k.Name())
+		k := d()
+		if k2 := d(); k2 == k {
+			t.Errorf("%s: the row returns the same workload twice, want a fresh one (flags bind to it)", k.Name())
 		}
 		k.Flags(fs) // panics on a flag defined twice
 		k.SweepFlags(fs)
 		if err := k.Validate(); err != nil {
-			t.Errorf("%s: defaults do not validate: %v", d.Name, err)
+			t.Errorf("%s: defaults do not validate: %v", k.Name(), err)
 			continue
 		}
 		if len(k.Points()) == 0 {
-			t.Errorf("%s: default sweep has no cell", d.Name)
+			t.Errorf("%s: default sweep has no cell", k.Name())
 		}
 	}
 }

@@ -17,9 +17,9 @@ import (
 // then the client closes it and dials the next. One file and the one row
 // below; the extension test finds load=fewreq in both layers' cells.
 func init() {
-	workloads.Registry.Add(workloads.Def{Name: "fewreq", New: func() workloads.Kind {
+	workloads.Registry.Add(func() workloads.Kind {
 		return &fewReq{PerConn: 2, Sweep: workloads.ConnSweep{Flag: "fewreq-conns", List: "4"}}
-	}})
+	})
 }
 
 type fewReq struct {

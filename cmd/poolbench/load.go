@@ -20,7 +20,7 @@ func loadCmd(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	kinds := runner.Loads()
-	workload := fs.String("workload", "keepalive", "workload: "+strings.Join(kinds.Names(), ", "))
+	workload := fs.String("workload", kinds.Names()[0], "workload: "+strings.Join(kinds.Names(), ", "))
 	route := fs.String("route", "app", "route: "+strings.Join(app.Routes.Names(), ", "))
 	c := runner.LoadConfig{}
 	fs.StringVar(&c.Addr, "addr", "", "server address (loopback only)")

@@ -40,7 +40,7 @@ func (w *Idle) Flags(fs *flag.FlagSet) {
 }
 
 // SweepFlags implements Kind.
-func (w *Idle) SweepFlags(fs *flag.FlagSet) { w.Sweep.flags(fs, w.Name()) }
+func (w *Idle) SweepFlags(fs *flag.FlagSet) { w.Sweep.SweepFlags(fs) }
 
 // Validate implements Kind.
 func (w *Idle) Validate() error {

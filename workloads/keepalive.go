@@ -2,7 +2,6 @@ package workloads
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 // loop). A connection that breaks is redialed. The process matrix sweeps
 // its connection count.
 type Keepalive struct {
-	// Sweep is the process matrix's axis: -keepalive-conns.
-	Sweep ConnSweep
+	// ClosedLoop holds the process matrix's axis: -keepalive-conns.
+	ClosedLoop
 }
 
 var _ Kind = (*Keepalive)(nil)
@@ -25,23 +24,8 @@ func (*Keepalive) Traits() Traits {
 	return Traits{Doc: "closed loop: conns connections opened before the window, back-to-back requests", Closed: true}
 }
 
-// Flags implements Kind: keepalive has no settings of its own.
-func (*Keepalive) Flags(*flag.FlagSet) {}
-
-// SweepFlags implements Kind.
-func (w *Keepalive) SweepFlags(fs *flag.FlagSet) { w.Sweep.flags(fs, w.Name()) }
-
-// Validate implements Kind.
-func (w *Keepalive) Validate() error { return w.Sweep.Validate() }
-
 // Points implements Kind: one cell per connection count.
-func (w *Keepalive) Points() []Point { return w.Sweep.Points(w) }
-
-// Args implements Kind.
-func (*Keepalive) Args() []string { return nil }
-
-// Window implements Kind: the closed-loop window.
-func (*Keepalive) Window(d time.Duration) time.Duration { return d }
+func (w *Keepalive) Points() []Point { return w.ConnSweep.Points(w) }
 
 // Name implements Workload.
 func (Keepalive) Name() string { return "keepalive" }

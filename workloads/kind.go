@@ -78,8 +78,8 @@ type Def func() Kind
 
 // Registry is the explicit table of workloads, in the order cells run.
 var Registry = registry.New("workload", func(d Def) string { return d().Name() },
-	func() Kind { return &Keepalive{Sweep: ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}} },
-	func() Kind { return &Shortlived{Sweep: ConnSweep{Flag: "shortlived-conns", List: "16,256"}} },
+	func() Kind { return &Keepalive{ClosedLoop{ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}}} },
+	func() Kind { return &Shortlived{ClosedLoop{ConnSweep{Flag: "shortlived-conns", List: "16,256"}}} },
 	func() Kind { b := DefaultBursty; return &b },
 	func() Kind { i := DefaultIdle; return &i },
 )
@@ -138,9 +138,9 @@ type ConnSweep struct {
 	conns []int
 }
 
-// flags registers the sweep for the workload named name.
-func (s *ConnSweep) flags(fs *flag.FlagSet, name string) {
-	fs.StringVar(&s.List, s.Flag, s.List, name+": connection counts to sweep, e.g. 1,16,256")
+// SweepFlags registers the sweep as flag -<Flag>.
+func (s *ConnSweep) SweepFlags(fs *flag.FlagSet) {
+	fs.StringVar(&s.List, s.Flag, s.List, "connection counts to sweep, e.g. 1,16,256")
 }
 
 // Validate parses the sweep.
@@ -157,3 +157,17 @@ func (s *ConnSweep) Points(k Kind) []Point {
 	}
 	return out
 }
+
+// ClosedLoop is what a closed-loop workload without settings of its own
+// shares: its sweep over connection counts, no extra load arguments, and
+// the closed-loop window. Embed it and add Name, Run, Traits and Points.
+type ClosedLoop struct{ ConnSweep }
+
+// Flags implements Kind: no settings.
+func (*ClosedLoop) Flags(*flag.FlagSet) {}
+
+// Args implements Kind: no settings.
+func (*ClosedLoop) Args() []string { return nil }
+
+// Window implements Kind: the closed-loop window.
+func (*ClosedLoop) Window(d time.Duration) time.Duration { return d }

@@ -2,7 +2,6 @@ package workloads
 
 import (
 	"context"
-	"flag"
 	"time"
 
 	"github.com/poolbench/poolbench/workloads/driver"
@@ -13,8 +12,8 @@ import (
 // TIME_WAIT lands on the client and the server pays for every accept. The
 // process matrix sweeps its connection count.
 type Shortlived struct {
-	// Sweep is the process matrix's axis: -shortlived-conns.
-	Sweep ConnSweep
+	// ClosedLoop holds the process matrix's axis: -shortlived-conns.
+	ClosedLoop
 }
 
 var _ Kind = (*Shortlived)(nil)
@@ -25,23 +24,8 @@ func (*Shortlived) Traits() Traits {
 		Units: []string{"connects/s", "timewait-socks"}}
 }
 
-// Flags implements Kind: shortlived has no settings of its own.
-func (*Shortlived) Flags(*flag.FlagSet) {}
-
-// SweepFlags implements Kind.
-func (w *Shortlived) SweepFlags(fs *flag.FlagSet) { w.Sweep.flags(fs, w.Name()) }
-
-// Validate implements Kind.
-func (w *Shortlived) Validate() error { return w.Sweep.Validate() }
-
 // Points implements Kind: one cell per connection count.
-func (w *Shortlived) Points() []Point { return w.Sweep.Points(w) }
-
-// Args implements Kind.
-func (*Shortlived) Args() []string { return nil }
-
-// Window implements Kind: the closed-loop window.
-func (*Shortlived) Window(d time.Duration) time.Duration { return d }
+func (w *Shortlived) Points() []Point { return w.ConnSweep.Points(w) }
 
 // Name implements Workload.
 func (Shortlived) Name() string { return "shortlived" }

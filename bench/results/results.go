@@ -7,8 +7,11 @@ package results
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // Metric is one value-unit pair of a benchmark line.
@@ -72,4 +75,23 @@ func formatValue(v float64) string {
 		return strconv.FormatInt(int64(v), 10)
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// Read reads a result file back: every benchmark line by its full name
+// (the last one wins when a cell ran more than once), with the file-level
+// keys in force where it stood.
+func Read(path string) (map[string]*benchfmt.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rd := benchfmt.NewReader(f, path)
+	out := map[string]*benchfmt.Result{}
+	for rd.Scan() {
+		if res, ok := rd.Result().(*benchfmt.Result); ok {
+			out[res.Name.String()] = res.Clone()
+		}
+	}
+	return out, rd.Err()
 }

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchunit"
 
+	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads/clients"
@@ -120,19 +120,8 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 	if kids := children(t); len(kids) > 0 {
 		t.Errorf("child processes left behind: %v", kids)
 	}
-	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	got, err := results.Read(filepath.Join(dir, "bench.txt"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd := benchfmt.NewReader(f, "bench.txt")
-	got := map[string]*benchfmt.Result{}
-	for rd.Scan() {
-		if res, ok := rd.Result().(*benchfmt.Result); ok {
-			got[res.Name.String()] = res.Clone()
-		}
-	}
-	if err := rd.Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cells {

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/perf/benchfmt"
-
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/servers"
 )
 
@@ -66,19 +65,8 @@ func TestExtensions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	got, err := results.Read(filepath.Join(dir, "bench.txt"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd := benchfmt.NewReader(f, "bench.txt")
-	got := map[string]*benchfmt.Result{}
-	for rd.Scan() {
-		if res, ok := rd.Result().(*benchfmt.Result); ok {
-			got[res.Name.String()] = res.Clone()
-		}
-	}
-	if err := rd.Err(); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2*2*2 {

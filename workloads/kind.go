@@ -78,7 +78,9 @@ type Def func() Kind
 
 // Registry is the explicit table of workloads, in the order cells run.
 var Registry = registry.New("workload", func(d Def) string { return d().Name() },
-	func() Kind { return &Keepalive{ClosedLoop{ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}}} },
+	func() Kind {
+		return &Keepalive{ClosedLoop{ConnSweep{Flag: "keepalive-conns", List: "1,16,64,256,1024"}}}
+	},
 	func() Kind { return &Shortlived{ClosedLoop{ConnSweep{Flag: "shortlived-conns", List: "16,256"}}} },
 	func() Kind { b := DefaultBursty; return &b },
 	func() Kind { i := DefaultIdle; return &i },

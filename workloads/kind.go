@@ -142,7 +142,7 @@ type ConnSweep struct {
 
 // SweepFlags registers the sweep as flag -<Flag>.
 func (s *ConnSweep) SweepFlags(fs *flag.FlagSet) {
-	fs.StringVar(&s.List, s.Flag, s.List, "connection counts to sweep, e.g. 1,16,256")
+	fs.StringVar(&s.List, s.Flag, s.List, strings.TrimSuffix(s.Flag, "-conns")+": connection counts to sweep, e.g. 1,16,256")
 }
 
 // Validate parses the sweep.

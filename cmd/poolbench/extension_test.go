@@ -52,8 +52,8 @@ func TestExtensions(t *testing.T) {
 			t.Errorf("in-process cell %s, want %s…", c.Name(), want)
 		}
 	}
-	if allocs["off"] < allocs["on"]+1 {
-		t.Errorf("in-process allocs/op: ballast=off %d, on %d: want off at least one more", allocs["off"], allocs["on"])
+	if allocs["off"] < allocs["on"]+3 {
+		t.Errorf("in-process allocs/op: ballast=off %d, on %d: want off at least 3 more (it allocates 4)", allocs["off"], allocs["on"])
 	}
 
 	// Process layer: poolbench run, its children being this binary.
@@ -90,8 +90,9 @@ func TestExtensions(t *testing.T) {
 		}
 		aOn, _ := on.Value("allocs/op")
 		aOff, _ := off.Value("allocs/op")
-		if aOff < aOn+0.9 {
-			t.Errorf("%s: allocs/op ballast=off %.2f, on %.2f: want the switch's allocation", model, aOff, aOn)
+		t.Logf("%s: allocs/op ballast=off %.2f, on %.2f; connects/s %.0f for %.0f req/s", model, aOff, aOn, cps, rps)
+		if aOff < aOn+2 {
+			t.Errorf("%s: allocs/op ballast=off %.2f, on %.2f: want at least 2 more (the switch allocates 4)", model, aOff, aOn)
 		}
 	}
 }

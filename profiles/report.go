@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/poolbench/poolbench/bench/cell"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 )
@@ -67,9 +68,12 @@ func ReadCells(dir string) ([]*Cell, error) {
 		if c.Requests <= 0 {
 			return fmt.Errorf("%s: the cell served no requests", path)
 		}
-		for _, kv := range strings.Split(c.Cell, "/") {
-			k, v, _ := strings.Cut(kv, "=")
-			c.Keys[k] = v
+		name, err := cell.Parse(c.Cell)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, kv := range name {
+			c.Keys[kv.Key] = kv.Value
 		}
 		if c.Allocs, err = Load(filepath.Join(filepath.Dir(path), "allocs.pb.gz")); err != nil {
 			return err

@@ -1,3 +1,0 @@
-package ext
-
-const X = 1

@@ -33,44 +33,55 @@ type Matrix struct {
 	Variants   []app.Variant
 }
 
-// Cell is one point of the matrix.
-type Cell struct {
-	Transport Transport
-	Model     servers.Model
-	Route     app.RouteSpec
-	Load      workloads.Kind
-	Conns     int
+// Axes are what the cells of both layers (this one and bench/runner's
+// process cells) hold: the model, route, workload, connection count and
+// switches.
+type Axes struct {
+	Model servers.Model
+	Route app.RouteSpec
+	// Load is the workload, configured for the cell.
+	Load workloads.Kind
+	// Conns is the connection count; 0 (conns=na) for workloads that open
+	// what they need.
+	Conns int
 	// Variant is nil for routes the switches do not apply to.
 	Variant *app.Variant
+}
+
+// Values returns the axes' cell values by key: switches on or off, or
+// absent (na) without a variant; conns absent when 0.
+func (a Axes) Values() map[string]string {
+	v := map[string]string{"model": a.Model.Name, "route": a.Route.Name, "load": a.Load.Name()}
+	if a.Conns > 0 {
+		v["conns"] = strconv.Itoa(a.Conns)
+	}
+	if a.Variant != nil {
+		for i, k := range app.SwitchKeys() {
+			v[k] = "off"
+			if a.Variant.On(i) {
+				v[k] = "on"
+			}
+		}
+	}
+	return v
+}
+
+// Cell is one point of the in-process matrix.
+type Cell struct {
+	Transport Transport
+	Axes
 }
 
 // Key is the cell's name as key=value pairs in Keys order. Routes without
 // variants carry "na" for every switch.
 func (c Cell) Key() cell.Name {
-	v := map[string]string{
-		"transport": c.Transport.Name, "model": c.Model.Name, "route": c.Route.Name,
-		"load": c.Load.Name(), "conns": strconv.Itoa(c.Conns),
-	}
-	SwitchValues(v, c.Variant)
+	v := c.Values()
+	v["transport"] = c.Transport.Name
 	return cell.Build(Keys(), v)
 }
 
 // Name renders the cell as sub-benchmark path segments in Keys order.
 func (c Cell) Name() string { return c.Key().String() }
-
-// SwitchValues sets every switch's cell value in v: on or off from
-// variant, or nothing (na) when variant is nil.
-func SwitchValues(v map[string]string, variant *app.Variant) {
-	if variant == nil {
-		return
-	}
-	for i, k := range app.SwitchKeys() {
-		v[k] = "off"
-		if variant.On(i) {
-			v[k] = "on"
-		}
-	}
-}
 
 // RouteVariants returns the variants a route runs with: nil alone for
 // routes the switches do not apply to.
@@ -95,7 +106,7 @@ func (m Matrix) Cells() []Cell {
 				for _, l := range m.Loads {
 					for _, c := range m.Conns {
 						for _, v := range RouteVariants(r, m.Variants) {
-							out = append(out, Cell{t, mod, r, l, c, v})
+							out = append(out, Cell{t, Axes{mod, r, l, c, v}})
 						}
 					}
 				}

@@ -24,34 +24,22 @@ func Keys() []string {
 
 // Cell is one process-level matrix cell.
 type Cell struct {
-	Model servers.Model
-	Route app.RouteSpec
-	// Load is the workload configured for the cell.
-	Load workloads.Kind
-	// Conns is the connection count; 0 for workloads that open what they
-	// need (conns=na).
-	Conns int
+	bench.Axes
 	// Keys are the values the workload's sweep point sets beyond load and
 	// conns, e.g. gap or client.
 	Keys map[string]string
-	// Variant is nil on routes the switches do not apply to.
-	Variant *app.Variant
 	// ReduceMem turns the model's reduced-memory mode on (mem=reduce).
 	ReduceMem bool
 }
 
 // Key is the cell's name as key=value pairs in Keys order.
 func (c Cell) Key() cell.Name {
-	v := map[string]string{"model": c.Model.Name, "client": "driver", "route": c.Route.Name,
-		"load": c.Load.Name(), "mem": "default"}
-	if c.Conns > 0 {
-		v["conns"] = strconv.Itoa(c.Conns)
-	}
+	v := c.Values()
+	v["client"], v["mem"] = "driver", "default"
 	if c.ReduceMem {
 		v["mem"] = "reduce"
 	}
 	maps.Copy(v, c.Keys)
-	bench.SwitchValues(v, c.Variant)
 	return cell.Build(Keys(), v)
 }
 
@@ -145,7 +133,7 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 		points := l.Points()
 		if l.Traits().FixedServer {
 			for _, p := range points {
-				cells = append(cells, Cell{Model: models[0], Route: m.Routes[0], Load: p.Load, Conns: p.Conns, Keys: p.Keys, Variant: &app.AllOn})
+				cells = append(cells, Cell{Axes: bench.Axes{Model: models[0], Route: m.Routes[0], Load: p.Load, Conns: p.Conns, Variant: &app.AllOn}, Keys: p.Keys})
 			}
 			continue
 		}
@@ -153,7 +141,7 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 			for _, r := range m.Routes {
 				for _, v := range bench.RouteVariants(r, m.Variants) {
 					for _, p := range points {
-						c := Cell{Model: mod, Route: r, Load: p.Load, Conns: p.Conns, Keys: p.Keys, Variant: v}
+						c := Cell{Axes: bench.Axes{Model: mod, Route: r, Load: p.Load, Conns: p.Conns, Variant: v}, Keys: p.Keys}
 						cells = append(cells, c)
 						if p.Mem && mod.ReduceMemory {
 							c.ReduceMem = true

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/perf/benchunit"
 
+	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
@@ -77,7 +78,7 @@ func testCell(t *testing.T, model, load string, conns int) Cell {
 		keys = map[string]string{"gap": "300ms"}
 	}
 	v := app.AllOn
-	return Cell{Model: m, Route: route, Load: w, Conns: conns, Keys: keys, Variant: &v}
+	return Cell{Axes: bench.Axes{Model: m, Route: route, Load: w, Conns: conns, Variant: &v}, Keys: keys}
 }
 
 // children lists the live processes whose parent is this test.

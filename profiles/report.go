@@ -10,6 +10,10 @@ import (
 	"strings"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/poolbench/poolbench/bench/cell"
+	"github.com/poolbench/poolbench/servers"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 // Meta describes a profiled cell; it sits beside the cell's profiles.
@@ -64,9 +68,12 @@ func ReadCells(dir string) ([]*Cell, error) {
 		if c.Requests <= 0 {
 			return fmt.Errorf("%s: the cell served no requests", path)
 		}
-		for _, kv := range strings.Split(c.Cell, "/") {
-			k, v, _ := strings.Cut(kv, "=")
-			c.Keys[k] = v
+		name, err := cell.Parse(c.Cell)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, kv := range name {
+			c.Keys[kv.Key] = kv.Value
 		}
 		if c.Allocs, err = Load(filepath.Join(filepath.Dir(path), "allocs.pb.gz")); err != nil {
 			return err
@@ -87,8 +94,24 @@ func ReadCells(dir string) ([]*Cell, error) {
 	return cells, nil
 }
 
-// Switches are the app's optimization switches, in cell-key order.
-var Switches = []string{"pool", "conv", "reuse"}
+// pair is one key whose value changes between two compared cells.
+type pair struct{ key, from, to string }
+
+// pairs are what Compare diffs, derived from the registries: each switch
+// off → on, then the baseline model → each other model.
+func pairs() []pair {
+	var out []pair
+	for _, k := range app.SwitchKeys() {
+		out = append(out, pair{k, "off", "on"})
+	}
+	base := servers.Baseline().Name
+	for _, m := range servers.Names() {
+		if m != base {
+			out = append(out, pair{"model", base, m})
+		}
+	}
+	return out
+}
 
 // Comparison is the diff between two cells that differ in one key.
 type Comparison struct {
@@ -116,17 +139,18 @@ const minDrop = 0.01
 
 // Compare finds, for each switch, each pair of cells where only that switch
 // differs (off → on), and for models each pair where only the model
-// differs (nethttp → fasthttp), and diffs their allocations per request.
+// differs (the baseline → each other model), and diffs their allocations
+// per request.
 func Compare(cells []*Cell) ([]Comparison, error) {
 	var out []Comparison
-	pairs := []struct{ key, from, to string }{{"pool", "off", "on"}, {"conv", "off", "on"}, {"reuse", "off", "on"}, {"model", "nethttp", "fasthttp"}}
-	for _, p := range pairs {
+	switches := app.SwitchKeys()
+	for _, p := range pairs() {
 		for _, a := range cells {
 			if a.Keys[p.key] != p.from {
 				continue
 			}
 			// Compare each switch from the cell with every other switch on.
-			if p.key != "model" && !othersOn(a, p.key) {
+			if p.key != "model" && !othersOn(a, p.key, switches) {
 				continue
 			}
 			for _, b := range cells {
@@ -147,8 +171,8 @@ func Compare(cells []*Cell) ([]Comparison, error) {
 	return out, nil
 }
 
-func othersOn(c *Cell, key string) bool {
-	for _, s := range Switches {
+func othersOn(c *Cell, key string, switches []string) bool {
+	for _, s := range switches {
 		if s != key && c.Keys[s] != "on" {
 			return false
 		}

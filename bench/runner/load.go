@@ -6,24 +6,24 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/servers/control"
 	"github.com/poolbench/poolbench/workloads"
 )
 
 // LoadConfig is one load process: a workload against a server's address.
 type LoadConfig struct {
-	// Workload is the workload, with its own settings (Bursty, Idle).
-	Workload workloads.Workload
+	// Workload is the workload, with its own settings.
+	Workload workloads.Kind
 	// Addr is the server's HTTP address; it must be on loopback.
 	Addr string
 	// Control is the server's control address; "" skips server snapshots.
 	Control string
 	// Route is the request to send.
-	Route bench.Route
+	Route app.RouteSpec
 	// Conns is the connection count (bursty: the cap on vegeta's workers).
 	Conns int
 	// Duration is the measured window and Warmup the unmeasured run before
@@ -61,7 +61,7 @@ func CheckLoopback(addr string) error {
 }
 
 // RunLoad runs one load process's work and reports it.
-func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
+func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 	if err := CheckLoopback(c.Addr); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	if err := CheckFDs(max(c.Conns, 1)); err != nil {
 		return nil, err
 	}
-	rep := &Report{Workload: c.Workload.Name(), Conns: c.Conns, LoadCPUs: "all"}
+	rep := &LoadReport{Workload: c.Workload.Name(), Conns: c.Conns, LoadCPUs: "all"}
 	if c.CPUs != "" {
 		got, err := PinSelf(c.CPUs)
 		if err != nil {
@@ -85,11 +85,9 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	}
 	rep.LoadGOMAXPROCS = runtime.GOMAXPROCS(0)
 	dial := func() (net.Conn, error) { return net.Dial("tcp", c.Addr) }
-	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: c.Route.Request(), Latency: true}
-
-	closed := c.Workload.Name() == "client" ||
-		slices.ContainsFunc(workloads.Closed, func(w workloads.Workload) bool { return w.Name() == c.Workload.Name() })
-	if closed && c.Warmup > 0 {
+	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: bench.Request(c.Route), Latency: true}
+	traits := c.Workload.Traits()
+	if traits.Closed && c.Warmup > 0 {
 		warm := plan
 		warm.Duration, warm.Latency = c.Warmup, false
 		if res, err := c.Workload.Run(ctx, dial, warm); err != nil {
@@ -99,9 +97,9 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 		}
 	}
 
-	// Idle measures the live heap, so both its snapshots collect garbage
-	// first; the others only read counters.
-	idle := c.Workload.Name() == "idle"
+	// Per-connection workloads measure the live heap, so both their
+	// snapshots collect garbage first; the others only read counters.
+	idle := traits.PerConn
 	var snapErr error
 	var prof *profiler
 	if c.Control != "" {

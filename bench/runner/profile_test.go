@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolbench/poolbench/profiles"
+	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 )
 
@@ -24,9 +25,9 @@ func TestProfileRun(t *testing.T) {
 	dir := t.TempDir()
 	r := &Runner{Binary: binary, Dir: dir, Settings: s, Count: 1, Profile: true}
 	var cells []Cell
-	for _, m := range []string{"fasthttp", "nethttp"} {
+	for _, m := range servers.Names() {
 		for _, v := range app.OneOff()[:4] {
-			c := cell(t, m, "keepalive", 4)
+			c := testCell(t, m, "keepalive", 4)
 			c.Variant = &v
 			cells = append(cells, c)
 		}
@@ -71,8 +72,8 @@ func TestProfileRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"fasthttp", "nethttp"} {
-		for _, sw := range profiles.Switches {
+	for _, m := range servers.Names() {
+		for _, sw := range app.SwitchKeys() {
 			found := false
 			for _, c := range cmps {
 				if c.Key == sw && c.To.Keys["model"] == m {
@@ -97,7 +98,7 @@ func TestCPUProfileWithoutProfilerFrames(t *testing.T) {
 	s.Duration = time.Second
 	dir := t.TempDir()
 	r := &Runner{Binary: binary, Dir: dir, Settings: s, Count: 1, Profile: true}
-	c := cell(t, "nethttp", "keepalive", 4)
+	c := testCell(t, "nethttp", "keepalive", 4)
 	if err := r.Run(context.Background(), []Cell{c}); err != nil {
 		t.Fatal(err)
 	}

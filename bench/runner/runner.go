@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/profiles"
 )
 
@@ -45,12 +46,12 @@ type Runner struct {
 
 // CellResult is one cell run, as written to Runner.JSON.
 type CellResult struct {
-	Cell    string   `json:"cell"`
-	Run     int      `json:"run"`
-	Ready   Ready    `json:"server"`
-	Report  *Report  `json:"report"`
-	Iters   int64    `json:"iterations"`
-	Metrics []Metric `json:"metrics"`
+	Cell    string           `json:"cell"`
+	Run     int              `json:"run"`
+	Ready   Ready            `json:"server"`
+	Report  *LoadReport      `json:"report"`
+	Iters   int64            `json:"iterations"`
+	Metrics []results.Metric `json:"metrics"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -103,7 +104,7 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if n := res.Report.Errors.Total(); n > 0 && r.Warn != nil {
 				fmt.Fprintf(r.Warn, "poolbench: cell %s: %d requests failed (%v); first: %s\n", c.Name(), n, res.Report.Errors, res.Report.FirstError)
 			}
-			if err := WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
+			if err := results.WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
 				return err
 			}
 			if r.JSON != nil {
@@ -152,10 +153,8 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range Units {
-		if _, err := fmt.Fprintln(w, u); err != nil {
-			return err
-		}
+	if err := results.WriteUnits(w); err != nil {
+		return err
 	}
 	_, err = fmt.Fprintln(w)
 	return err
@@ -187,7 +186,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 		return nil, fmt.Errorf("server pinned to cpus %s, asked for %s", srv.Ready.CPUs, want)
 	}
 	vegetaOut := ""
-	if c.Load.Name() == "bursty" {
+	if c.Load.Traits().Records {
 		vegetaOut = filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")
 		if err := os.MkdirAll(filepath.Dir(vegetaOut), 0o755); err != nil {
 			return nil, err
@@ -196,7 +195,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
 	if profileKinds != "" {
-		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.window(r.Settings).String())
+		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String())
 	}
 	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
 	if err != nil {
@@ -210,14 +209,14 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 			return nil, fmt.Errorf("the load counted %d correct responses but the server served %d requests in the window", rep.OK, served)
 		}
 	}
-	iters, ms, err := rep.Metrics()
+	iters, ms, err := rep.Metrics(c.Load.Traits())
 	if err != nil {
 		return nil, err
 	}
 	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
 }
 
-func writeMeta(dir string, c Cell, rep *Report, ms []Metric) error {
+func writeMeta(dir string, c Cell, rep *LoadReport, ms []results.Metric) error {
 	m := profiles.Meta{Cell: c.Path(), Requests: int64(rep.After.Served - rep.Before.Served), AllocsPerOp: -1}
 	for _, x := range ms {
 		if x.Unit == "allocs/op" {

@@ -31,7 +31,7 @@ func compareCmd(ctx context.Context, args []string) error {
 	filter := fs.String("filter", "*", "compare only results matching this benchstat filter, e.g. '.name:Proc /load:keepalive'")
 	alpha := fs.Float64("alpha", 0.05, "significance level: a change is reported when p < alpha")
 	units := fs.String("ratio-units", "req/s,rss-bytes/conn", "units the headline ratios are taken in")
-	baseline := fs.String("baseline", servers.Models[0].Name, "the model the headline ratios divide by")
+	baseline := fs.String("baseline", servers.Baseline().Name, "the model the headline ratios divide by")
 	var pos []string
 	for {
 		fs.SetOutput(os.Stderr)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
 )
 
 // Cell is one benchmark cell with its samples.
@@ -28,6 +29,8 @@ type Cell struct {
 	Keys map[string]string
 	// Values are the samples by unit as written (ns/op, req/s, p99-ns…).
 	Values map[string][]float64
+	// res is the cell's first result, which benchproc filters match on.
+	res *benchfmt.Result
 }
 
 // Median is the median sample of unit, and whether there is one.
@@ -104,7 +107,7 @@ func Read(dir string) (*Run, error) {
 		name := res.Name.String()
 		c := byName[name]
 		if c == nil {
-			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}}
+			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}, res: res.Clone()}
 			base, parts := res.Name.Parts()
 			c.Base = string(base)
 			for _, p := range parts {
@@ -181,20 +184,20 @@ func readScenarios(b []byte, missing []string) ([]Scenario, []string) {
 	return out, missing
 }
 
-// Select returns the cells of base whose keys match all of want.
-func (r *Run) Select(base string, want map[string]string) []*Cell {
+// Where returns the cells a benchproc filter matches, e.g.
+// ".name:Proc /load:bursty" (the syntax of benchstat -filter). The
+// report's filters are constants; a bad one panics (the golden test runs
+// every one).
+func (r *Run) Where(filter string) []*Cell {
+	f, err := benchproc.NewFilter(filter)
+	if err != nil {
+		panic(fmt.Sprintf("report: filter %q: %v", filter, err))
+	}
 	var out []*Cell
-next:
 	for _, c := range r.Cells {
-		if c.Base != base {
-			continue
+		if m, err := f.Match(c.res); err == nil && m.Any() {
+			out = append(out, c)
 		}
-		for k, v := range want {
-			if c.Keys[k] != v {
-				continue next
-			}
-		}
-		out = append(out, c)
 	}
 	return out
 }

@@ -71,7 +71,7 @@ func allocs(b *builder) {
 func (b *builder) profileDiffs(s *Section) {
 	dir := filepath.Join(b.r.Dir, "profiles")
 	if _, err := os.Stat(dir); err != nil {
-		b.missing("top functions per switch: no profiles/ in the run (make profile RUN_DIR=%s)", b.r.Dir)
+		b.missing("top functions per switch: no profiles/ in the run (poolbench bench -only profile -out %s)", b.r.Dir)
 		return
 	}
 	cells, err := profiles.ReadCells(dir)

@@ -61,8 +61,8 @@ func (o *Options) Validate() error {
 	if o.Count < o.Policy.MinSamples {
 		return usage("-count %d is below the policy's min_samples %d: benchstat cannot call anything significant", o.Count, o.Policy.MinSamples)
 	}
-	if err := checkBenchtime(o.Benchtime); err != nil {
-		return err
+	if err := CheckBenchtime(o.Benchtime); err != nil {
+		return usage("%v", err)
 	}
 	for _, f := range strings.Split(o.CPU, ",") {
 		if n, err := strconv.Atoi(strings.TrimSpace(f)); err != nil || n < 1 {
@@ -83,8 +83,8 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// checkBenchtime accepts go test's -benchtime forms: a positive duration or Nx.
-func checkBenchtime(s string) error {
+// CheckBenchtime accepts go test's -benchtime forms: a positive duration or Nx.
+func CheckBenchtime(s string) error {
 	if n, ok := strings.CutSuffix(s, "x"); ok {
 		if v, err := strconv.Atoi(n); err == nil && v > 0 {
 			return nil
@@ -92,7 +92,7 @@ func checkBenchtime(s string) error {
 	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return nil
 	}
-	return usage("-benchtime %q: want a positive duration or a count, e.g. 200ms or 1000x", s)
+	return fmt.Errorf("-benchtime %q: want a positive duration or a count, e.g. 200ms or 1000x", s)
 }
 
 // Outcome is a finished gate run.

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/gate"
 	"github.com/poolbench/poolbench/bench/report"
 	"github.com/poolbench/poolbench/bench/runner"
 	"github.com/poolbench/poolbench/workloads/clients"
@@ -80,8 +81,8 @@ func (c Config) validate() (*plan, error) {
 	if c.Count < 1 {
 		return nil, &UsageError{fmt.Sprintf("-count %d: want runs per cell ≥ 1, e.g. 6", c.Count)}
 	}
-	if err := CheckBenchtime(c.Benchtime); err != nil {
-		return nil, err
+	if err := gate.CheckBenchtime(c.Benchtime); err != nil {
+		return nil, &UsageError{err.Error()}
 	}
 	if c.GOMAXPROCS < 1 {
 		return nil, &UsageError{fmt.Sprintf("-gomaxprocs %d: want ≥ 1, e.g. %d", c.GOMAXPROCS, runtime.NumCPU())}
@@ -102,18 +103,6 @@ func (c Config) validate() (*plan, error) {
 		p.procCells = n
 	}
 	return p, nil
-}
-
-// CheckBenchtime accepts go test's -benchtime forms: a positive duration or Nx.
-func CheckBenchtime(s string) error {
-	if n, ok := strings.CutSuffix(s, "x"); ok {
-		if v, err := strconv.Atoi(n); err == nil && v > 0 {
-			return nil
-		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return nil
-	}
-	return &UsageError{fmt.Sprintf("-benchtime %q: want a positive duration or a count, e.g. 200ms or 1000x", s)}
 }
 
 // procMatrixFlags are the `poolbench run` flags that shape its matrix.
@@ -296,7 +285,7 @@ func (p *plan) benchmarks(ctx context.Context, step string, total int, file, bin
 	defer f.Close()
 	prog := NewProgress(p.Err, p.TTY, step, total)
 	defer prog.Finish()
-	cmd := command(ctx, bin, args...)
+	cmd := Command(ctx, bin, args...)
 	stderr := &lineWriter{fn: func(l string) { prog.Printf("%s\n", l) }}
 	cmd.Stderr = stderr
 	defer stderr.flush()
@@ -347,7 +336,7 @@ func (p *plan) inprocessProfiles(ctx context.Context, bin string, matrixFlags []
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		b, err := command(ctx, bin, append([]string{"-test.run=^$", "-test.bench=" + CellPattern("BenchmarkServer", name),
+		b, err := Command(ctx, bin, append([]string{"-test.run=^$", "-test.bench=" + CellPattern("BenchmarkServer", name),
 			"-test.benchtime=2000x", "-test.count=1", "-test.memprofile=" + filepath.Join(dir, "allocs.pb.gz"), "-test.memprofilerate=1"}, matrixFlags...)...).CombinedOutput()
 		if err != nil {
 			return interrupted(ctx, fmt.Errorf("profiling %s: %v: %s", name, err, lastLine(string(b))))
@@ -389,7 +378,7 @@ func (p *plan) poolbenchRun(ctx context.Context, step string, total int, args []
 func RunProcess(ctx context.Context, bin string, args []string, step string, total int, w io.Writer, tty bool) error {
 	prog := NewProgress(w, tty, step, total)
 	defer prog.Finish()
-	cmd := command(ctx, bin, args...)
+	cmd := Command(ctx, bin, args...)
 	stderr := &lineWriter{fn: func(l string) { prog.Printf("%s\n", l) }}
 	cmd.Stderr = stderr
 	err := stream(ctx, cmd, func(line string) error {
@@ -418,7 +407,7 @@ func (p *plan) scenarios(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	cmd := command(ctx, p.Poolbench, "scenarios", "-json")
+	cmd := Command(ctx, p.Poolbench, "scenarios", "-json")
 	cmd.Stdout, cmd.Stderr = f, p.Err
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -446,9 +435,9 @@ func hasFailure(path string) (bool, error) {
 	return false, sc.Err()
 }
 
-// command is a child in its own process group, killed with its group when
+// Command is a child in its own process group, killed with its group when
 // ctx ends and when this process dies.
-func command(ctx context.Context, name string, args ...string) *exec.Cmd {
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -458,7 +447,7 @@ func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 
 // output runs a command and returns its trimmed output.
 func output(ctx context.Context, name string, args ...string) (string, error) {
-	b, err := command(ctx, name, args...).CombinedOutput()
+	b, err := Command(ctx, name, args...).CombinedOutput()
 	return strings.TrimSpace(string(b)), err
 }
 

@@ -53,7 +53,7 @@ func (p *plan) tables(ctx context.Context, out, techniques string) {
 // benchstat error is printed in its place (the run's data is on disk).
 func (p *plan) benchstat(ctx context.Context, title, file string, args []string) {
 	fmt.Fprintf(p.Out, "\n== %s ==\n", title)
-	b, err := command(ctx, "go", append(append([]string{"tool", "benchstat"}, args...), "-table", "", file)...).CombinedOutput()
+	b, err := Command(ctx, "go", append(append([]string{"tool", "benchstat"}, args...), "-table", "", file)...).CombinedOutput()
 	for _, l := range strings.Split(string(b), "\n") {
 		if l != "" {
 			fmt.Fprintln(p.Out, l)

@@ -226,14 +226,19 @@ func gateLeftovers(t *testing.T, repo, tmp string) []string {
 	return left
 }
 
-// startGateUntilBuilding starts a gate whose builds are slow (an empty
-// build cache) and returns once it says it is building the base.
-func startGateUntilBuilding(t *testing.T, bin, repo, tmp string) (*exec.Cmd, *bytes.Buffer) {
+// startGateUntilBuilding starts a gate in a scratch repository, with its
+// own TMPDIR and slow builds (an empty build cache), and returns once it
+// says it is building the base.
+func startGateUntilBuilding(t *testing.T) (bin, repo, tmp string, cmd *exec.Cmd, out *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "gate", "-base", "HEAD", "-out", filepath.Join(t.TempDir(), "gate"))
+	if raceEnabled || testing.Short() {
+		t.Skip("builds in child processes")
+	}
+	bin, repo, tmp = buildPoolbench(t), scratchRepo(t), t.TempDir()
+	cmd = exec.Command(bin, "gate", "-base", "HEAD", "-out", filepath.Join(t.TempDir(), "gate"))
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOCACHE="+t.TempDir(), "GOFLAGS=-modcacherw")
-	var out bytes.Buffer
+	out = &bytes.Buffer{}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +266,7 @@ func startGateUntilBuilding(t *testing.T, bin, repo, tmp string) (*exec.Cmd, *by
 			}
 		}
 	}()
-	return cmd, &out
+	return bin, repo, tmp, cmd, out
 }
 
 // gateChildren lists processes whose command line names a path under tmp.
@@ -280,13 +285,7 @@ func gateChildren(tmp string) []string {
 // gate must stop the build (not build head), remove its worktree and
 // temporary folder, leave no child behind and exit 130.
 func TestGateInterruptDuringBuild(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("builds in child processes")
-	}
-	bin := buildPoolbench(t)
-	repo := scratchRepo(t)
-	tmp := t.TempDir()
-	cmd, out := startGateUntilBuilding(t, bin, repo, tmp)
+	_, repo, tmp, cmd, out := startGateUntilBuilding(t)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -313,13 +312,7 @@ func TestGateInterruptDuringBuild(t *testing.T) {
 // later gate, which must remove the worktree registration, the temporary
 // folder and any process still working in it.
 func TestGateKilledLeftoversCleaned(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("builds in child processes")
-	}
-	bin := buildPoolbench(t)
-	repo := scratchRepo(t)
-	tmp := t.TempDir()
-	cmd, out := startGateUntilBuilding(t, bin, repo, tmp)
+	bin, repo, tmp, cmd, out := startGateUntilBuilding(t)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

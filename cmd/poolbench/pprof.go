@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/poolbench/poolbench/bench/suite"
 )
 
 // pprofKinds are the profiles a cell can have, with go tool pprof's
@@ -74,11 +73,8 @@ flags:`)
 	}
 	fmt.Printf("poolbench pprof: %s at http://%s/ (Ctrl-C to stop)\n", file, addr)
 	sig := watchSignals()
-	cmd := exec.CommandContext(ctx, "go", append(pargs, file)...)
+	cmd := suite.Command(ctx, "go", append(pargs, file)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	if ctx.Err() != nil {
 		return &exitError{sig(), "stopped"}

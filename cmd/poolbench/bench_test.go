@@ -182,3 +182,43 @@ func TestPprofPrintsRealAddress(t *testing.T) {
 		t.Errorf("pprof after SIGINT: exit %d, want 130", code)
 	}
 }
+
+// TestBenchInterrupted: SIGINT mid-matrix exits 130, keeps the finished
+// cells' lines and removes the test binaries.
+func TestBenchInterrupted(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("builds and runs benchmark binaries")
+	}
+	t.Parallel()
+	bin := buildPoolbench(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "bench", "-count", "50", "-benchtime", "5x", "-conns", "1", "-transports", "inmem",
+		"-loads", "keepalive", "-routes", "plaintext", "-proc=false", "-out", dir)
+	cmd.Dir = "../.."
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(errPipe)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[server 2/") {
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for sc.Scan() {
+	}
+	if code := exitCode(t, cmd.Wait()); code != 130 {
+		t.Errorf("exit %d after SIGINT, want 130", code)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bench.txt"))
+	if err != nil || strings.Count(string(b), "\nBenchmarkServer/") < 2 {
+		t.Errorf("the finished cells were not kept (%v):\n%s", err, b)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*.test")); len(m) > 0 {
+		t.Errorf("test binaries left after SIGINT: %v", m)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.md")); !os.IsNotExist(err) {
+		t.Error("a report was written after SIGINT")
+	}
+}

@@ -32,7 +32,7 @@ func NewProgress(w io.Writer, tty bool, step string, total int) *Progress {
 		}
 		p.bar = progressbar.NewOptions(max, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(step),
 			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionClearOnFinish(), progressbar.OptionFullWidth())
+			progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(20))
 	}
 	return p
 }
@@ -41,7 +41,7 @@ func NewProgress(w io.Writer, tty bool, step string, total int) *Progress {
 func (p *Progress) Done(cell string) {
 	p.done++
 	if p.bar != nil {
-		p.bar.Describe(p.step + " " + cell)
+		p.bar.Describe(p.step + " " + tail(cell, 60))
 		p.bar.Add(1) //nolint:errcheck // a progress bar's write error is not the run's
 		return
 	}
@@ -75,6 +75,15 @@ func (p *Progress) Printf(format string, args ...any) {
 		p.bar.Clear() //nolint:errcheck
 	}
 	fmt.Fprintf(p.w, format, args...)
+}
+
+// tail keeps the last n runes of s, so a bar's line fits a terminal.
+func tail(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }

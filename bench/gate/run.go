@@ -153,7 +153,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.close()
+	defer func() {
+		if err := w.close(); err != nil {
+			fmt.Fprintf(log, "poolbench gate: cleaning up (a later gate retries): %v\n", err)
+		}
+	}()
 
 	hs := &build{name: "head", desc: "the working tree", dir: root}
 	if o.Head != "" {

@@ -38,16 +38,25 @@ func newWork(root string) (*work, error) {
 	return &work{root: root, tmp: tmp}, nil
 }
 
-// close removes the worktrees and the temporary folder. It runs after an
-// interrupt too, so it does not use the (cancelled) run context.
-func (w *work) close() {
+// close removes the worktrees and the temporary folder, and returns what
+// failed. It runs after an interrupt too, so it does not use the
+// (cancelled) run context.
+func (w *work) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var errs []error
 	for _, d := range w.worktrees {
-		git(ctx, w.root, "worktree", "remove", "--force", d) //nolint:errcheck // pruned below if this fails
+		if _, err := git(ctx, w.root, "worktree", "remove", "--force", d); err != nil {
+			errs = append(errs, fmt.Errorf("git worktree remove %s: %w", d, err))
+		}
 	}
-	os.RemoveAll(w.tmp)
-	git(ctx, w.root, "worktree", "prune") //nolint:errcheck // best effort on the way out; a later gate prunes again
+	if err := os.RemoveAll(w.tmp); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := git(ctx, w.root, "worktree", "prune"); err != nil {
+		errs = append(errs, fmt.Errorf("git worktree prune: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // checkout adds a detached worktree of rev under the temporary folder.

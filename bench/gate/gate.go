@@ -7,6 +7,7 @@ package gate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -59,17 +60,16 @@ type Policy struct {
 var KnownUnits = []string{"ns/op", "sec/op", "B/op", "allocs/op", "req/s", "cpu-ns/op",
 	"p50-ns", "p99-ns", "p999-ns", "dials/1k-req", "timewait-socks", "rss-bytes/conn", "heap-bytes/conn"}
 
-// LoadPolicy reads a policy file.
+// LoadPolicy reads a policy file; its errors do not repeat the path.
 func LoadPolicy(path string) (*Policy, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("gate policy: %w", err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errors.New("no such file: pass the policy's path, e.g. bench/gate.json")
+		}
+		return nil, err
 	}
-	p, err := ParsePolicy(b)
-	if err != nil {
-		return nil, fmt.Errorf("gate policy %s: %w", path, err)
-	}
-	return p, nil
+	return ParsePolicy(b)
 }
 
 // ParsePolicy parses and checks a policy: one JSON object and nothing

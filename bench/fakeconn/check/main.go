@@ -198,16 +198,10 @@ func runBin(ctx context.Context, dir, bin string, args ...string) (string, float
 	return string(out), float64(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
+// output runs a command and returns its standard output.
 func output(ctx context.Context, dir, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s%s", name, strings.Join(args, " "), err, lastLines(out), errb.Bytes())
-	}
-	return string(out), nil
+	out, _, err := runBin(ctx, dir, name, args...)
+	return out, err
 }
 
 func lastLines(b []byte) []byte {

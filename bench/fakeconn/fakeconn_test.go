@@ -22,7 +22,7 @@ var shapes = []struct {
 
 func TestServeEveryModelAndShape(t *testing.T) {
 	t.Parallel()
-	for _, m := range servers.Models {
+	for _, m := range servers.Models.All() {
 		for _, s := range shapes {
 			for _, n := range []int{1, 2, 25, 1000} {
 				t.Run(fmt.Sprintf("%s/%s/n=%d", m.Name, s.load, n), func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestServeEveryModelAndShape(t *testing.T) {
 
 func TestServeReportsWrongStatus(t *testing.T) {
 	t.Parallel()
-	for _, m := range servers.Models {
+	for _, m := range servers.Models.All() {
 		p := Plan{Request: NewGET("/nope", false), Status: 200, Conns: 2, RequestsPerConn: 5, Requests: 20}
 		_, err := Serve(nil, m, servers.Config{Handler: app.NewHandler(app.AllOn)}, p)
 		if err == nil || !strings.Contains(err.Error(), "status 404, want 200") {
@@ -158,7 +158,7 @@ func TestPlanValidate(t *testing.T) {
 // models, in fasthttp's two shapes. One op is one request. Run it with
 // -cpu 1 to compare with fasthttp's own BenchmarkServerGet*ReqPerConn.
 func BenchmarkFakeconn(b *testing.B) {
-	for _, m := range servers.Models {
+	for _, m := range servers.Models.All() {
 		for _, s := range shapes {
 			for _, conns := range benchConns {
 				name := fmt.Sprintf("model=%s/load=%s/conns=%d", m.Name, s.load, conns)

@@ -155,7 +155,7 @@ func TestRunAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := app.NewHandler(app.AllOn)
-	srv := servers.Start(servers.Models[1], servers.Config{Handler: h}, ln)
+	srv := servers.Start(servers.Baseline(), servers.Config{Handler: h}, ln)
 	defer srv.Stop(5 * time.Second)
 	c := Config{URL: "http://" + ln.Addr().String() + app.PlaintextPath, Conns: 4, Duration: time.Second, CPUs: []int{0}}
 	res, cost, err := Run(context.Background(), c)

@@ -39,6 +39,8 @@ type LoadConfig struct {
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
 	CPUs       string
 	GOMAXPROCS int
+	// AllowRemote lets Addr and Control be off loopback (load --allow-remote).
+	AllowRemote bool
 }
 
 // CheckLoopback refuses any address outside 127.0.0.0/8 and ::1: poolbench
@@ -59,8 +61,10 @@ func CheckLoopback(addr string) error {
 
 // RunLoad runs one load process's work and reports it.
 func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
-	if err := CheckLoopback(c.Addr); err != nil {
-		return nil, err
+	if !c.AllowRemote { // opt-in only: load --allow-remote
+		if err := CheckLoopback(c.Addr); err != nil {
+			return nil, err
+		}
 	}
 	if err := CheckFDs(max(c.Conns, 1)); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/internal/check"
 	"github.com/poolbench/poolbench/workloads"
 	"github.com/poolbench/poolbench/workloads/clients"
 )
@@ -43,30 +44,34 @@ func loadCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&c.CPUs, "cpus", "", "pin every thread to these CPUs, e.g. 0 (default: not pinned)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS (default: the runtime's)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	allowRemote := fs.Bool("allow-remote", false, "allow non-loopback -addr and -control (load beyond this machine)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if c.Addr == "" {
-		return fmt.Errorf("-addr is required: the address of a server, e.g. from poolbench serve")
+		return usagef("-addr is required: the address of a server, e.g. 127.0.0.1:8080 from poolbench serve")
 	}
 	var w workloads.Workload
 	var err error
 	if *workload == "client" {
 		m, err := clients.Lookup(*client)
 		if err != nil {
-			return err
+			return asUsage(err)
 		}
 		w = m.Load()
 	} else if w, err = workloads.Lookup(*workload); err != nil {
-		return err
+		return asUsage(err)
 	}
 	switch w.(type) {
 	case workloads.Bursty:
-		if err := b.Validate(); err != nil {
+		if err := validateBursty(b); err != nil {
 			return err
 		}
 		w = b
 	case workloads.Idle:
+		if err := check.Positive("hold", idle.Hold); err != nil {
+			return asUsage(err)
+		}
 		w = idle
 	}
 	c.Workload = w
@@ -76,9 +81,16 @@ func loadCmd(ctx context.Context, args []string) error {
 		}
 	}
 	if c.Route.Name == "" {
-		return fmt.Errorf("unknown route %q: want plaintext or app", *route)
+		return usagef("-route %q: want plaintext or app", *route)
+	}
+	if err := validateLoad(&c, *allowRemote); err != nil {
+		return err
 	}
 	rep, err := runner.RunLoad(ctx, c)
+	if ctx.Err() != nil {
+		// Interrupted: the window was cut short, so its numbers are not a result.
+		return ctx.Err()
+	}
 	if err != nil {
 		return err
 	}

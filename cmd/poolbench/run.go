@@ -53,12 +53,17 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs: MemProfileRate=1 and CPU profiles of the server, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// reliability: every flag checked before anything runs or is written (validate.go).
+	if err := validateRun(spec, s, runChecks{count: *count, allowShared: *allowShared}); err != nil {
 		return err
 	}
 	cells, err := spec.Cells()
 	if err != nil {
-		return err
+		return asUsage(err) // reliability: a bad matrix value is a usage error
 	}
 	bin, err := os.Executable()
 	if err != nil {

@@ -58,7 +58,12 @@ func asUsage(err error) error {
 // signal arrives.
 type interrupted struct{ sig os.Signal }
 
-func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+func (i interrupted) Error() string {
+	if i.sig == syscall.SIGTERM {
+		return "interrupted (SIGTERM)"
+	}
+	return "interrupted (SIGINT)"
+}
 
 // code is the exit status for the signal.
 func (i interrupted) code() int {

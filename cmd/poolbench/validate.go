@@ -169,4 +169,3 @@ func firstUsage(errs ...error) error {
 	}
 	return nil
 }
-

@@ -89,11 +89,13 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	if closed && c.Warmup > 0 {
 		warm := plan
 		warm.Duration, warm.Latency = c.Warmup, false
-		if res, err := c.Workload.Run(ctx, dial, warm); err != nil {
+		res, err := c.Workload.Run(ctx, dial, warm)
+		if err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		} else if res.OK == 0 {
 			return nil, fmt.Errorf("warm-up: no request succeeded (%v; first: %v)", res.Errors, res.FirstError)
 		}
+		rep.WarmupOK, rep.WarmupNs = res.OK, int64(res.Elapsed) // reliability: the rate floor's yardstick
 	}
 
 	// Idle measures the live heap, so both its snapshots collect garbage

@@ -64,11 +64,11 @@ func TestCPUList(t *testing.T) {
 		t.Errorf(`CPUList("") = %v, %v; want nil, nil (not pinned)`, got, err)
 	}
 	for in, msg := range map[string]string{
-		"1024":           "does not",
-		"0-100000":       "does not",
-		"-1":             "cpu list such as",
-		"x":              "cpu list such as",
-		"3-1":            "cpu list such as",
+		"1024":                          "does not",
+		"0-100000":                      "does not",
+		"-1":                            "cpu list such as",
+		"x":                             "cpu list such as",
+		"3-1":                           "cpu list such as",
 		itoa(first) + "," + itoa(first): "named twice",
 	} {
 		if _, err := CPUList("cpus", in); err == nil || !strings.Contains(err.Error(), msg) || !strings.HasPrefix(err.Error(), "-cpus ") {

@@ -57,4 +57,3 @@ func TestCPUsAllOrNone(t *testing.T) {
 	}
 	b.Release()
 }
-

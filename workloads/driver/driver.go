@@ -73,6 +73,10 @@ type Conn struct {
 	deadline time.Time
 }
 
+// MaxBody is the largest response body the driver accepts: a bad
+// Content-Length must not make it allocate or wait for terabytes.
+const MaxBody = 64 << 20
+
 // Timeout bounds every round trip: a server that stops answering fails the
 // request with a timeout instead of hanging the load. It is set as a
 // connection deadline refreshed every Timeout/2, so a round trip fails
@@ -152,6 +156,9 @@ func (c *Conn) readResponse() error {
 			n, ok := parseUint(line[len(headerContentLength):])
 			if !ok {
 				return &CheckError{Kind: ErrFraming, Detail: "bad Content-Length"}
+			}
+			if n > MaxBody {
+				return &CheckError{Kind: ErrFraming, Detail: fmt.Sprintf("Content-Length %d is above the driver's %d", n, MaxBody)}
 			}
 			c.BodyLen = n
 		case hasPrefixFold(line, headerTransferEncoding):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/poolbench/poolbench/bench/runner"
@@ -103,7 +104,9 @@ func runCPUs(s runner.Settings) ([]int, error) {
 	if err != nil {
 		return nil, asUsage(err)
 	}
-	return append(a, b...), nil
+	cpus := append(a, b...)
+	slices.Sort(cpus)
+	return slices.Compact(cpus), nil // shared cpus (-allow-shared-cpus) are locked once
 }
 
 // newRunFolder creates parent/name, or parent/name-2, -3, ... if another

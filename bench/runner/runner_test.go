@@ -245,10 +245,10 @@ func TestOneLineErrors(t *testing.T) {
 			"conns=1000 needs 1064 open files but RLIMIT_NOFILE is 200 (hard 200): raise it"},
 		{"unknown model", exec.Command(binary, "serve", "-model", "nginx"), `unknown server model "nginx"`},
 		{"bad variant", exec.Command(binary, "serve", "-variant", "pool=maybe"), "a switch is on or off"},
-		{"not loopback", exec.Command(binary, "load", "-addr", "192.0.2.1:80"), "is not on loopback"},
-		{"bad sweep", exec.Command(binary, "run", "-keepalive-conns", "1,many"), `"many" is not a positive integer`},
+		{"not loopback", exec.Command(binary, "load", "-addr", "192.0.2.1:80"), "want a loopback address"},
+		{"bad sweep", exec.Command(binary, "run", "-keepalive-conns", "1,many"), `-keepalive-conns "1,many": want connection counts ≥ 1`},
 		{"bad gap", exec.Command(binary, "run", "-gaps", "soon"), `"soon" is not a duration`},
-		{"control not loopback", exec.Command(binary, "serve", "-control", "0.0.0.0:0"), "is not loopback"},
+		{"control not loopback", exec.Command(binary, "serve", "-control", "0.0.0.0:0"), "the control port serves profiles: it never leaves loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

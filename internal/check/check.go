@@ -95,6 +95,27 @@ func CPUList(flag, s string) ([]int, error) {
 		return nil, fmt.Errorf("-%s: reading the cpus this process may use: %w", flag, err)
 	}
 	have := FormatCPUs(online)
+	parsed, err := ParseCPUs(s)
+	if err != nil {
+		return nil, &Error{flag, s, "a cpu list such as 0, 1-3 or 0,2 (cpus here: " + have + ")"}
+	}
+	var cpus []int
+	for _, c := range parsed {
+		if !slices.Contains(online, c) {
+			return nil, &Error{flag, s, fmt.Sprintf("cpus that exist here (%s); cpu %d does not", have, c)}
+		}
+		if slices.Contains(cpus, c) {
+			return nil, &Error{flag, s, fmt.Sprintf("each cpu once; cpu %d is named twice", c)}
+		}
+		cpus = append(cpus, c)
+	}
+	slices.Sort(cpus)
+	return cpus, nil
+}
+
+// ParseCPUs parses the syntax of a CPU list such as "0", "1-3" or "0,2",
+// in the order given; it does not check the CPUs exist.
+func ParseCPUs(s string) ([]int, error) {
 	var cpus []int
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
@@ -103,20 +124,13 @@ func CPUList(flag, s string) ([]int, error) {
 		if err == nil && isRange {
 			b, err = strconv.Atoi(hi)
 		}
-		if err != nil || a < 0 || b < a {
-			return nil, &Error{flag, s, "a cpu list such as 0, 1-3 or 0,2 (cpus here: " + have + ")"}
+		if err != nil || a < 0 || b < a || b >= 1<<20 {
+			return nil, fmt.Errorf("cpu list %q: %q is not a cpu or a range such as 0-1", s, part)
 		}
 		for c := a; c <= b; c++ {
-			if !slices.Contains(online, c) {
-				return nil, &Error{flag, s, fmt.Sprintf("cpus that exist here (%s); cpu %d does not", have, c)}
-			}
-			if slices.Contains(cpus, c) {
-				return nil, &Error{flag, s, fmt.Sprintf("each cpu once; cpu %d is named twice", c)}
-			}
 			cpus = append(cpus, c)
 		}
 	}
-	slices.Sort(cpus)
 	return cpus, nil
 }
 

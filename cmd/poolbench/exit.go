@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -105,14 +106,21 @@ func exitCode(ctx context.Context, name string, err error, stderr io.Writer) int
 	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "poolbench %s: %v\n", name, err)
 	var ue *usageError
 	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "poolbench %s: %s\n", name, oneLine(err.Error()))
 		return exitUsage
 	}
+	fmt.Fprintf(stderr, "poolbench %s: %v\n", name, err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	return exitFinding
+}
+
+// oneLine keeps an error on one line: newlines echoed from a flag value
+// are escaped.
+func oneLine(msg string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(strings.TrimRight(msg, "\n"))
 }

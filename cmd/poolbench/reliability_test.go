@@ -114,6 +114,7 @@ func TestBadInputExitsTwoWritingNothing(t *testing.T) {
 		{"10", []string{"load"}, "-addr is required"},
 		{"10", []string{"run", "-models", "nginx"}, `unknown server model "nginx"`},
 		{"10", []string{"run", "-variants", "pool=maybe"}, "a switch is on or off"},
+		{"10", []string{"run", "-variants", "\n=x"}, `"\n=x"`}, // a newline echoed from the value stays escaped: one line
 		{"10", []string{"run", "-loads", "nope"}, `unknown workload "nope"`},
 		{"10", []string{"run", "-clients", "nope"}, `"nope"`},
 		{"10", []string{"run", "-routes", "nope"}, `"nope"`},

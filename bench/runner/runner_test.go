@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if slices.ContainsFunc(os.Args, func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
+		os.Exit(m.Run()) // a fuzz worker runs only fuzz targets: no binary needed
+	}
 	dir, err := os.MkdirTemp("", "poolbench-runner-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

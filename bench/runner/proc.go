@@ -190,6 +190,11 @@ wait:
 		}
 	}
 	if p.err != nil {
+		// The load may notice a dead server before this process reaps it.
+		select {
+		case <-srv.done:
+		case <-time.After(200 * time.Millisecond):
+		}
 		if srv.exited() {
 			return nil, fmt.Errorf("the server died mid-cell: %s", srv.why())
 		}

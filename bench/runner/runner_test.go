@@ -177,7 +177,8 @@ func TestServerDiesMidCell(t *testing.T) {
 		OnServer: func(pid int) { serverPID = pid },
 		OnLoad: func(pid int) {
 			loadPID = pid
-			time.AfterFunc(800*time.Millisecond, func() { syscall.Kill(serverPID, syscall.SIGKILL) })
+			srv := serverPID // the cell runs again after it fails: each run kills its own server
+			time.AfterFunc(800*time.Millisecond, func() { syscall.Kill(srv, syscall.SIGKILL) })
 		},
 	}
 	start := time.Now()

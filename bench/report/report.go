@@ -311,7 +311,7 @@ func (b *builder) bursty() {
 // cellPath rebuilds a process cell's path from its keys, in the runner's order.
 func cellPath(c *Cell) string {
 	var parts []string
-	for _, k := range runner.Keys {
+	for _, k := range runner.Keys() {
 		parts = append(parts, k+"="+c.Keys[k])
 	}
 	return strings.Join(parts, "/")

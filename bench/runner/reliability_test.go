@@ -33,7 +33,7 @@ func TestStoppedServerFailsTheCellAndReruns(t *testing.T) {
 		},
 		OnRetry: func(_ Cell, err error) { mu.Lock(); retried = append(retried, err); mu.Unlock() },
 	}
-	c := cell(t, "fasthttp", "keepalive", 4)
+	c := testCell(t, "fasthttp", "keepalive", 4)
 	if err := r.Run(context.Background(), []Cell{c}); err != nil {
 		t.Fatalf("Run = %v, want the re-run to succeed", err)
 	}
@@ -61,7 +61,7 @@ func TestWatchdogFailsAStalledCell(t *testing.T) {
 	var retries int
 	r := &Runner{Binary: binary, Dir: t.TempDir(), Settings: quick, Count: 1, CellTimeout: time.Millisecond,
 		OnRetry: func(Cell, error) { retries++ }}
-	c := cell(t, "nethttp", "keepalive", 2)
+	c := testCell(t, "nethttp", "keepalive", 2)
 	err := r.Run(context.Background(), []Cell{c})
 	var fe *FailedCellsError
 	if !errors.As(err, &fe) || len(fe.Cells) != 1 || fe.Cells[0].Cell != c.Name() {
@@ -95,7 +95,7 @@ func TestRateFloor(t *testing.T) {
 		{1000, 0, true},
 		{0, 0, false}, // no warm-up: no yardstick
 	} {
-		rep := &Report{WarmupOK: tt.warmOK, WarmupNs: sec, OK: tt.ok, ElapsedNs: sec}
+		rep := &LoadReport{WarmupOK: tt.warmOK, WarmupNs: sec, OK: tt.ok, ElapsedNs: sec}
 		if err := checkRate(rep); (err != nil) != tt.fail {
 			t.Errorf("warm-up %d req/s, window %d req/s: checkRate = %v, want failure %v", tt.warmOK, tt.ok, err, tt.fail)
 		}
@@ -127,7 +127,7 @@ rm -f "$decoy"
 	s := quick
 	s.ServerCPUs, s.LoadCPUs = "", "" // the wrapper reports no pinning of its own
 	r := &Runner{Binary: wrapper, Dir: filepath.Join(dir, "run"), Settings: s, Count: 1}
-	err := r.Run(context.Background(), []Cell{cell(t, "fasthttp", "keepalive", 2)})
+	err := r.Run(context.Background(), []Cell{testCell(t, "fasthttp", "keepalive", 2)})
 	if err == nil || !strings.Contains(err.Error(), "correct responses but the server served 0 requests in the window") {
 		t.Fatalf("Run = %v, want the cell failed: the load counted responses the server did not serve", err)
 	}
@@ -142,7 +142,7 @@ func TestInterruptedCellLeavesNoSideFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := cell(t, "fasthttp", "bursty", 0)
+	c := testCell(t, "fasthttp", "bursty", 0)
 	r := &Runner{Binary: binary, Dir: dir, Settings: quick, Count: 1,
 		OnLoad: func(int) { time.AfterFunc(300*time.Millisecond, cancel) }}
 	if err := r.Run(ctx, []Cell{c}); !errors.Is(err, context.Canceled) {

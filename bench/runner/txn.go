@@ -43,6 +43,11 @@ func (f *resultFile) Write(p []byte) (int, error) { return f.pending.Write(p) }
 // result line is committed: a hidden name next to it.
 func (f *resultFile) stage(final string) string {
 	staged := filepath.Join(filepath.Dir(final), ".partial-"+filepath.Base(final))
+	for _, m := range f.moves {
+		if m[1] == final { // a second run of the same cell (profiles: allocs, then cpu)
+			return staged
+		}
+	}
 	os.RemoveAll(staged) // a leftover of a killed run
 	f.moves = append(f.moves, [2]string{staged, final})
 	return staged

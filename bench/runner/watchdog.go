@@ -49,7 +49,8 @@ func (r *Runner) cellBound(c Cell) time.Duration {
 	if r.CellTimeout > 0 {
 		return r.CellTimeout
 	}
-	return r.Settings.Warmup + c.window(r.Settings) + c.window(r.Settings)/2 + cellGrace
+	w := c.Load.Window(r.Settings.Duration)
+	return r.Settings.Warmup + w + w/2 + cellGrace
 }
 
 // runCellBounded runs a cell under its watchdog and checks its window's
@@ -65,6 +66,9 @@ func (r *Runner) runCellBounded(ctx context.Context, c Cell) (*CellResult, error
 		}
 		if ctx.Err() != nil {
 			return nil, err
+		}
+		if r.results != nil {
+			r.results.Abort() // drop the failed attempt's staged side files
 		}
 		if attempt == 1 && r.Warn != nil {
 			fmt.Fprintf(r.Warn, "poolbench: cell %s failed (%v): running it again\n", c.Name(), err)
@@ -95,7 +99,7 @@ func (r *Runner) runCellOnce(ctx context.Context, c Cell) (*CellResult, error) {
 
 // checkRate fails a closed-loop window whose request rate fell below
 // RateFloor of its own warm-up's.
-func checkRate(rep *Report) error {
+func checkRate(rep *LoadReport) error {
 	if rep.WarmupNs <= 0 || rep.WarmupOK <= 0 || rep.ElapsedNs <= 0 {
 		return nil
 	}

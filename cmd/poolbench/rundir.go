@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,13 +26,19 @@ type runDir struct {
 	locks    []*lock.Lock
 }
 
-// runSpec is what a run folder records in run-spec.json: -resume refuses
-// a folder whose settings differ.
-type runSpec struct {
-	Matrix   runner.MatrixSpec `json:"matrix"`
-	Settings runner.Settings   `json:"settings"`
-	Count    int               `json:"count"`
-	Profile  bool              `json:"profile"`
+// runSettings is what a run folder records in run-spec.json: every flag's
+// value but those that do not change results (-out, -resume, -json), so
+// -resume refuses a folder made with other settings.
+func runSettings(fs *flag.FlagSet) map[string]string {
+	m := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Name {
+		case "out", "resume", "json":
+		default:
+			m[f.Name] = f.Value.String()
+		}
+	})
+	return m
 }
 
 // openRunDir takes the CPUs and the run folder for a run, or refuses with a
@@ -39,7 +46,7 @@ type runSpec struct {
 // run (naming its pid), a folder that already holds a process run without
 // -resume, or -resume of a folder made with other settings. out "" makes a
 // new folder results/<yyyymmdd-hhmmss>-<sha7>, unique even within a second.
-func openRunDir(out, sha string, spec runSpec, resume bool) (rd *runDir, err error) {
+func openRunDir(out, sha string, spec map[string]string, s runner.Settings, profile, resume bool) (rd *runDir, err error) {
 	rd = &runDir{}
 	if resume && out == "" {
 		return rd, usagef("-resume needs -out: the run folder to finish")
@@ -49,7 +56,7 @@ func openRunDir(out, sha string, spec runSpec, resume bool) (rd *runDir, err err
 			rd.release()
 		}
 	}()
-	cpus, err := runCPUs(spec.Settings)
+	cpus, err := runCPUs(s)
 	if err != nil {
 		return rd, err
 	}
@@ -76,8 +83,8 @@ func openRunDir(out, sha string, spec runSpec, resume bool) (rd *runDir, err err
 		return rd, lockErr(err)
 	}
 	rd.locks = append(rd.locks, l)
-	rd.benchTxt = (&runner.Runner{Dir: rd.dir, Profile: spec.Profile}).BenchFile()
-	js, err := json.Marshal(spec)
+	rd.benchTxt = (&runner.Runner{Dir: rd.dir, Profile: profile}).BenchFile()
+	js, err := json.Marshal(spec) // map keys are sorted: the same flags, the same bytes
 	if err != nil {
 		return rd, err
 	}

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/runner"
 	"github.com/poolbench/poolbench/internal/check"
-	"github.com/poolbench/poolbench/workloads"
 )
 
 // Every check here runs before a command starts anything or writes a file;
@@ -41,6 +39,7 @@ func validateServe(c *runner.ServeConfig, allowRemote bool) error {
 
 // validateLoad checks load's run-level flags and normalizes its addresses
 // (a URL such as http://127.0.0.1:8080, as serve prints it, is accepted).
+// The workload's own settings are its Validate's.
 func validateLoad(c *runner.LoadConfig, allowRemote bool) error {
 	var err error
 	if c.Addr, err = check.Address("addr", c.Addr, allowRemote); err != nil {
@@ -55,11 +54,12 @@ func validateLoad(c *runner.LoadConfig, allowRemote bool) error {
 	if _, err := check.CPUList("cpus", c.CPUs); err != nil {
 		return asUsage(err)
 	}
-	minConns := 1
-	if c.Workload.Name() == "bursty" {
-		minConns = 0 // vegeta opens what it needs
-	} else if err := check.Positive("duration", c.Duration); err != nil {
-		return asUsage(err)
+	minConns := 0 // an open loop opens what it needs
+	if c.Workload.Traits().Closed {
+		minConns = 1
+		if err := check.Positive("duration", c.Duration); err != nil {
+			return asUsage(err)
+		}
 	}
 	if err := firstUsage(
 		check.IntRange("conns", c.Conns, minConns, check.MaxConns, "connections"),
@@ -78,20 +78,6 @@ func validateLoad(c *runner.LoadConfig, allowRemote bool) error {
 	return nil
 }
 
-// validateBursty checks the open-loop wave against what the pacer can serve.
-func validateBursty(b workloads.Bursty) error {
-	if err := firstUsage(
-		check.IntRange("rate", b.Wave.PerSecond, 1, check.MaxRate, "requests per second"),
-		check.Positive("on", b.Wave.On),
-		check.NonNegative("off", b.Wave.Off),
-		check.IntRange("bursts", b.Bursts, 1, 10_000, "bursts"),
-		check.NonNegative("client-idle", b.ClientIdle),
-	); err != nil {
-		return err
-	}
-	return asUsage(b.Validate())
-}
-
 // runChecks are run's flags beyond the matrix spec.
 type runChecks struct {
 	count       int
@@ -99,8 +85,8 @@ type runChecks struct {
 }
 
 // validateRun checks run's flags: counts, durations, CPUs (existing, not
-// shared between server and load unless allowed), lists without
-// duplicates, and the largest connection count against the fd limit.
+// shared between server and load unless allowed) and lists without
+// duplicates. The workloads' settings and sweeps are their Validate's.
 func validateRun(spec runner.MatrixSpec, s runner.Settings, rc runChecks) error {
 	if err := firstUsage(
 		check.IntRange("count", rc.count, 1, 10_000, "runs of each cell"),
@@ -125,12 +111,7 @@ func validateRun(spec runner.MatrixSpec, s runner.Settings, rc runChecks) error 
 			return asUsage(err)
 		}
 	}
-	lists := []struct{ flag, v string }{
-		{"models", spec.Models}, {"loads", spec.Loads}, {"routes", spec.Routes}, {"clients", spec.Clients},
-		{"keepalive-conns", spec.KeepaliveConns}, {"shortlived-conns", spec.ShortConns},
-		{"idle-conns", spec.IdleConns}, {"client-conns", spec.ClientConns}, {"gaps", spec.Gaps},
-	}
-	for _, l := range lists {
+	for _, l := range []struct{ flag, v string }{{"models", spec.Models}, {"loads", spec.Loads}, {"routes", spec.Routes}} {
 		if err := check.Distinct(l.flag, l.v); err != nil {
 			return asUsage(err)
 		}
@@ -140,24 +121,28 @@ func validateRun(spec runner.MatrixSpec, s runner.Settings, rc runChecks) error 
 			return asUsage(err)
 		}
 	}
+	return nil
+}
+
+// validateCells checks the expanded matrix: no cell twice (a value repeated
+// in a sweep), and the largest connection count within the fd limit.
+func validateCells(cells []runner.Cell) error {
+	seen := map[string]bool{}
 	need := 0
-	for _, l := range lists[4:8] {
-		ns, err := bench.ParseSweep(l.flag, l.v)
-		if err != nil {
-			return usagef("-%s %q: want connection counts ≥ 1, e.g. 1,16,256", l.flag, l.v)
+	for _, c := range cells {
+		if seen[c.Name()] {
+			return usagef("cell %s comes twice: a value is repeated in a list or sweep flag", c.Name())
 		}
-		for _, n := range ns {
-			if n > check.MaxConns {
-				return usagef("-%s %q: want connection counts from 1 to %d", l.flag, l.v, check.MaxConns)
-			}
-			need = max(need, n)
-		}
+		seen[c.Name()] = true
+		need = max(need, c.Conns)
+	}
+	if need > check.MaxConns {
+		return usagef("a sweep asks for %d connections: want at most %d", need, check.MaxConns)
 	}
 	if err := runner.CheckFDs(need); err != nil {
 		return usagef("connection sweeps up to %d: %v", need, err)
 	}
-	b := spec.Bursty
-	return validateBursty(b)
+	return nil
 }
 
 // firstUsage returns the first non-nil error as a usageError.

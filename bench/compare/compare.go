@@ -27,7 +27,7 @@ const Unknown = "unknown"
 // Options tune a comparison.
 type Options struct {
 	// Baseline is the model every other model is divided by in the
-	// headline ratios, e.g. "fasthttp".
+	// headline ratios (other/baseline), e.g. "nethttp".
 	Baseline string
 	// RatioUnits are the units the headline ratios are taken in, e.g.
 	// req/s; a group without the unit on both models has no ratio.
@@ -205,7 +205,7 @@ func envValue(r *Run, key, unknown string) string {
 	return unknown
 }
 
-// ratios computes Base/Other for every group both sides have, every
+// ratios computes Other/Base for every group both sides have, every
 // other model and every ratio unit.
 func ratios(a, b *Run, o Options, thr *benchmath.Thresholds) []Ratio {
 	var out []Ratio
@@ -226,7 +226,7 @@ func ratios(a, b *Run, o Options, thr *benchmath.Thresholds) []Ratio {
 				continue
 			}
 			for _, u := range o.RatioUnits {
-				ra, rb := pairRatios(base, oc, u), pairRatios(bBase, bOther, u)
+				ra, rb := pairRatios(oc, base, u), pairRatios(bOther, bBase, u)
 				if len(ra) == 0 || len(rb) == 0 {
 					continue
 				}

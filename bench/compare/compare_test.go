@@ -117,7 +117,7 @@ func read(t *testing.T, label string, paths ...string) *Run {
 
 func TestCompareScaled(t *testing.T) {
 	t.Parallel()
-	c := Compare(read(t, "A", reference), read(t, "B", scaled), Options{Baseline: "fasthttp", RatioUnits: []string{"req/s"}})
+	c := Compare(read(t, "A", reference), read(t, "B", scaled), Options{Baseline: "nethttp", RatioUnits: []string{"req/s"}})
 
 	var differ []string
 	for _, e := range c.MachineDiffers() {
@@ -134,8 +134,8 @@ func TestCompareScaled(t *testing.T) {
 
 	verdicts := map[string]int{}
 	for _, r := range c.Ratios {
-		if !strings.HasPrefix(r.Group, "Proc/") || r.Base != "fasthttp" || r.Other != "nethttp" {
-			t.Errorf("ratio %s %s/%s: want only Proc cells, fasthttp/nethttp", r.Group, r.Base, r.Other)
+		if !strings.HasPrefix(r.Group, "Proc/") || r.Base != "nethttp" || r.Other != "fasthttp" {
+			t.Errorf("ratio %s %s/%s: want only Proc cells, fasthttp/nethttp", r.Group, r.Other, r.Base)
 			continue
 		}
 		want := "unchanged"
@@ -206,7 +206,7 @@ func TestCompareScaled(t *testing.T) {
 // taken within each file, so the set's ratios have twice the samples.
 func TestCompareSetsOfRuns(t *testing.T) {
 	t.Parallel()
-	c := Compare(read(t, "A", scaled, scaled), read(t, "B", scaled), Options{Baseline: "fasthttp", RatioUnits: []string{"req/s"}})
+	c := Compare(read(t, "A", scaled, scaled), read(t, "B", scaled), Options{Baseline: "nethttp", RatioUnits: []string{"req/s"}})
 	if len(c.Ratios) != 7 {
 		t.Fatalf("%d ratios, want 7", len(c.Ratios))
 	}

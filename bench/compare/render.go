@@ -72,7 +72,7 @@ func (c *Comparison) blocks() []block {
 			default:
 				verdict = fmt.Sprintf("%s (%s)", verdict, x.Cmp)
 			}
-			r.rows = append(r.rows, []string{x.Group, fmt.Sprintf("%s/%s %s", x.Base, x.Other, x.Unit), ratioString(x.A, x.PairsA), ratioString(x.B, x.PairsB), verdict})
+			r.rows = append(r.rows, []string{x.Group, fmt.Sprintf("%s/%s %s", x.Other, x.Base, x.Unit), ratioString(x.A, x.PairsA), ratioString(x.B, x.PairsB), verdict})
 		}
 	}
 	out = append(out, r)

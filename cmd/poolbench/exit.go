@@ -91,10 +91,10 @@ func signalContext() (ctx context.Context, stop func()) {
 	return ctx, func() { signal.Stop(ch); close(done); cancel(nil) }
 }
 
-// exitCode decides a command's exit status and prints its one-line error.
+// exitStatus decides a command's exit status and prints its one-line error.
 // An interrupt wins over whatever the command returned: a cut-short result
 // is never reported as a success.
-func exitCode(ctx context.Context, name string, err error, stderr io.Writer) int {
+func exitStatus(ctx context.Context, name string, err error, stderr io.Writer) int {
 	var in interrupted
 	if errors.As(context.Cause(ctx), &in) {
 		fmt.Fprintf(stderr, "poolbench %s: %v\n", name, in)

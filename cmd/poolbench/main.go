@@ -56,7 +56,7 @@ func main() {
 			continue
 		}
 		err := c.run(ctx, os.Args[2:])
-		code := exitCode(ctx, c.name, err, os.Stderr)
+		code := exitStatus(ctx, c.name, err, os.Stderr)
 		stop()
 		os.Exit(code)
 	}

@@ -54,15 +54,7 @@ func pb(t *testing.T, dir, lockDir string, args ...string) result {
 	cmd := pbCmd(t, dir, lockDir, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return result{exitCode(t, cmd.Run()), out.String(), errb.String()}
 }
 
 func pbCmd(t *testing.T, dir, lockDir string, args ...string) *exec.Cmd {

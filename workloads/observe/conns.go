@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -120,7 +121,8 @@ func (k *conn) Read(p []byte) (int, error) {
 		}
 		k.lastWrite, k.gotByte = false, true
 	}
-	if errors.Is(err, io.EOF) && !k.eof {
+	peerGone := errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+	if peerGone && !k.eof {
 		k.eof = true
 		if !k.c.Server && k.lastWrite && !k.gotByte && k.useStartedReuse {
 			k.c.deadReuses.Add(1)

@@ -32,6 +32,9 @@ type ClientConfig struct {
 	// UsesDoTimeout / ReadTimeout: the client gives up on slow responses.
 	UsesDoTimeout bool
 	ReadTimeout   time.Duration
+	// ServerLimit bounds the handlers the server runs at once (fasthttp
+	// Server.Concurrency or a semaphore); 0 if unbounded or unknown.
+	ServerLimit int
 }
 
 // Exposure is one failure a config is exposed to.
@@ -77,8 +80,8 @@ func Doctor(c ClientConfig) []Exposure {
 			add("unread_body", "response bodies closed unread: the connection cannot be reused; io.Copy(io.Discard, resp.Body) before Close")
 		}
 	}
-	if c.UsesDoTimeout || c.ReadTimeout > 0 {
-		add("dotimeout_leak", "the client gives up after a timeout, the server does not: it finishes every abandoned request, and each timeout costs a dial; bound the work on the server too")
+	if (c.UsesDoTimeout || c.ReadTimeout > 0) && c.ServerLimit == 0 {
+		add("dotimeout_leak", "the client gives up after a timeout, the server does not: abandoned handlers keep running while the client dials anew, so the server runs more than MaxConns at once; bound the work on the server (Concurrency or a semaphore)")
 		if !c.UsesDoTimeout && c.Idempotent && c.MaxAttempts != 1 && c.Client != "nethttp" {
 			add("dotimeout_leak", "ReadTimeout with retries: Do sends a timed-out idempotent request again, up to %d times; set MaxIdemponentCallAttempts=1 or a RetryIf", max(c.MaxAttempts, 5))
 		}

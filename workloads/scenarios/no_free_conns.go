@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -36,11 +35,6 @@ const (
 
 // Run implements Scenario.
 func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
-	srv, err := startFast(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
 	o := &Outcome{}
 	for _, wait := range []time.Duration{0, 5 * time.Second} {
 		role, cfg := "before", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=0; %d callers", nfcConns, nfcWorkers)
@@ -48,25 +42,20 @@ func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
 			role, cfg = "after", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=%v; %d callers", nfcConns, wait, nfcWorkers)
 		}
 		row := Row{Role: role, Config: cfg, Client: ClientConfig{Client: "fasthttp_host", MaxConns: nfcConns, MaxConnWaitTimeout: wait, Concurrency: nfcWorkers, Idempotent: true}}
-		var dials counter
-		dial := dials.dialer(srv.Addr)
-		hc := &fasthttp.HostClient{Addr: srv.Addr, MaxConns: nfcConns, MaxConnWaitTimeout: wait,
-			Dial: func(string) (net.Conn, error) { return dial() }}
-		t := newTally(&row)
-		url := "http://" + srv.Addr + "/"
-		err := hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) {
-			code, _, err := hc.Get(nil, url)
-			if err == nil && code != 200 {
-				return fmt.Errorf("status %d", code), "status"
-			}
-			return err, ""
+		err := onFreshServer(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, &row, func(l *lab, t *tally) error {
+			hc := &fasthttp.HostClient{Addr: l.srv.Addr, MaxConns: nfcConns, MaxConnWaitTimeout: wait, Dial: l.fastDial()}
+			defer hc.CloseIdleConnections()
+			return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) {
+				code, _, err := hc.Get(nil, l.url())
+				if err == nil && code != 200 {
+					return fmt.Errorf("status %d", code), "status"
+				}
+				return err, ""
+			})
 		})
-		hc.CloseIdleConnections()
 		if err != nil {
 			return nil, err
 		}
-		row.Dials = dials.n.Load()
-		row.TimeWait = timeWait(srv.port())
 		o.Rows = append(o.Rows, row)
 	}
 	return o, nil
@@ -81,8 +70,11 @@ func (NoFreeConns) Check(o *Outcome) error {
 	if a.Failed() != 0 || a.OK != nfcWorkers*nfcPer {
 		return fmt.Errorf("after: %d of %d ok, errors %v: MaxConnWaitTimeout did not remove the failures", a.OK, nfcWorkers*nfcPer, a.Errors)
 	}
-	if a.Dials > nfcConns {
-		return fmt.Errorf("after: %d dials, want at most MaxConns=%d", a.Dials, nfcConns)
+	if a.Dials > nfcConns || a.Server.Peak > nfcConns {
+		return fmt.Errorf("after: %d dials, server peak %d handlers: want at most MaxConns=%d of each", a.Dials, a.Server.Peak, nfcConns)
+	}
+	if b.Server.Peak > nfcConns || b.Server.Served != int64(b.OK) {
+		return fmt.Errorf("before: the server ran %d handlers at once and served %d, want ≤ MaxConns=%d and the %d that succeeded: the refused requests never left the client", b.Server.Peak, b.Server.Served, nfcConns, b.OK)
 	}
 	return nil
 }

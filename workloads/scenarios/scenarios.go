@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-		"time"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-		"github.com/poolbench/poolbench/workloads/clients"
+	"github.com/poolbench/poolbench/workloads/clients"
 	"github.com/poolbench/poolbench/workloads/observe"
 )
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-
 )
 
 // UnreadBody: a net/http client that closes a response body without reading

@@ -29,22 +29,32 @@ flags:`)
 	asJSON := fs.Bool("json", false, "print the outcomes as JSON")
 	doctor := fs.Bool("doctor", false, "only diagnose the client config given by the flags below")
 	var c scenarios.ClientConfig
-	fs.StringVar(&c.Client, "client", "fasthttp_host", "doctor: fasthttp_host, fasthttp or nethttp")
+	fs.StringVar(&c.Client, "client", "fasthttp_host", "doctor: "+doctorClients())
 	fs.DurationVar(&c.ServerIdle, "server-idle", 0, "doctor: the server's keep-alive idle timeout")
 	fs.DurationVar(&c.ClientIdle, "client-idle", 0, "doctor: MaxIdleConnDuration (fasthttp) or IdleConnTimeout (net/http)")
 	fs.IntVar(&c.MaxConns, "max-conns", 0, "doctor: HostClient MaxConns")
 	fs.DurationVar(&c.MaxConnWaitTimeout, "max-conn-wait", 0, "doctor: HostClient MaxConnWaitTimeout")
 	fs.IntVar(&c.Concurrency, "concurrency", 1, "doctor: requests in flight at once")
-	fs.IntVar(&c.MaxIdleConnsPerHost, "max-idle-per-host", 0, "doctor: net/http MaxIdleConnsPerHost (0 = 2)")
+	fs.IntVar(&c.MaxIdleConnsPerHost, "max-idle-per-host", 0, "doctor: net/http MaxIdleConnsPerHost (0 = 2, -1 = keep-alive off)")
+	fs.IntVar(&c.ServerLimit, "server-limit", 0, "doctor: handlers the server runs at once at most (fasthttp Server.Concurrency; 0 = unbounded)")
 	fs.BoolVar(&c.Idempotent, "idempotent", true, "doctor: the requests are idempotent (GET, HEAD, PUT…)")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 0, "doctor: MaxIdemponentCallAttempts (0 = 5)")
 	fs.BoolVar(&c.DrainsBody, "drains-body", true, "doctor: the code reads every response body to the end")
 	fs.BoolVar(&c.UsesDoTimeout, "dotimeout", false, "doctor: the code uses DoTimeout/DoDeadline")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", 0, "doctor: client ReadTimeout")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 0, "doctor: client ReadTimeout (net/http: Client.Timeout)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	usageErr := func(err error) error {
+		fmt.Fprintf(os.Stderr, "poolbench scenarios: %v\n", err)
+		return errUsage
+	}
+	var set []string
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
 	if *doctor {
+		if err := c.Validate(set); err != nil {
+			return usageErr(err)
+		}
 		exps := scenarios.Doctor(c)
 		if len(exps) == 0 {
 			fmt.Println("doctor: no known pool failure for this config")
@@ -54,6 +64,11 @@ flags:`)
 		}
 		return nil
 	}
+	for _, f := range set {
+		if f != "run" && f != "json" {
+			return usageErr(fmt.Errorf("-%s is a doctor flag: add -doctor, or drop it to run the scenarios", f))
+		}
+	}
 	var list []scenarios.Scenario
 	if *run == "all" {
 		list = scenarios.All
@@ -61,7 +76,7 @@ flags:`)
 		for _, n := range strings.Split(*run, ",") {
 			s, err := scenarios.Lookup(strings.TrimSpace(n))
 			if err != nil {
-				return err
+				return usageErr(fmt.Errorf("-run %q: %v", *run, err))
 			}
 			list = append(list, s)
 		}
@@ -77,7 +92,7 @@ flags:`)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name(), err)
 		}
-		verdict := "reproduced before, fixed after"
+		verdict := "reproduced before (by its mechanism), fixed after"
 		if err := s.Check(o); err != nil {
 			verdict = "CHECK FAILED: " + err.Error()
 			failed++
@@ -110,4 +125,13 @@ flags:`)
 		return fmt.Errorf("%d scenario(s) did not reproduce their failure or their fix", failed)
 	}
 	return nil
+}
+
+// doctorClients lists the doctor's client names for -h.
+func doctorClients() string {
+	names := make([]string, len(scenarios.DoctorClients))
+	for i, d := range scenarios.DoctorClients {
+		names[i] = d.Name
+	}
+	return strings.Join(names, ", ")
 }

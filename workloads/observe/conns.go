@@ -22,7 +22,12 @@ type Conns struct {
 	Server bool
 
 	opened, uses, reuses, closedHere, closedByPeer, deadReuses atomic.Int64
+	lastWrite                                                  atomic.Int64
 }
+
+// LastWrite is when this side last wrote to any of its connections (for a
+// server, the end of its last response: where its idle timer starts).
+func (c *Conns) LastWrite() time.Time { return time.Unix(0, c.lastWrite.Load()) }
 
 // ConnCounts is a Conns' totals.
 type ConnCounts struct {
@@ -108,7 +113,9 @@ func (k *conn) Write(p []byte) (int, error) {
 	}
 	k.lastWrite = true
 	k.mu.Unlock()
-	return k.Conn.Write(p)
+	n, err := k.Conn.Write(p)
+	k.c.lastWrite.Store(time.Now().UnixNano())
+	return n, err
 }
 
 func (k *conn) Read(p []byte) (int, error) {

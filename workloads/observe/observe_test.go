@@ -48,7 +48,7 @@ func TestSidesAndReuse(t *testing.T) {
 			hc := &fasthttp.HostClient{Addr: addr, Dial: func(string) (net.Conn, error) {
 				return cc.Dialer(func() (net.Conn, error) { return net.Dial("tcp4", addr) })()
 			}}
-			stop := Watch(5*time.Millisecond, 100*time.Millisecond, port)
+			w := Watch(5*time.Millisecond, port)
 			const n = 5
 			for i := range n {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -58,7 +58,7 @@ func TestSidesAndReuse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			during := stop() // before the client closes its idle conns
+			during := w.Stop(100 * time.Millisecond) // before the client closes its idle conns
 			hc.CloseIdleConnections()
 			time.Sleep(100 * time.Millisecond)
 			end, err := Sockets(port)

@@ -9,10 +9,12 @@ package observe
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +69,7 @@ type Snapshot struct {
 // Source says where socket states are read from: "sock_diag" (netlink) or
 // "/proc/net/tcp" where netlink is refused.
 func Source() string {
-	if _, err := dumpDiag(unix.AF_INET); err == nil {
+	if _, err := dumpDiag(unix.AF_INET, watched, 1, 0); err == nil {
 		return "sock_diag"
 	}
 	return "/proc/net/tcp"
@@ -76,25 +78,29 @@ func Source() string {
 // Sockets counts the socket states on both sides of the given server ports.
 func Sockets(ports ...int) (Snapshot, error) {
 	var snap Snapshot
-	socks, err := dump()
+	if socks, err := dumpPorts(ports); err == nil {
+		for _, s := range socks {
+			if s.server {
+				snap.Server.add(s.state)
+			} else {
+				snap.Client.add(s.state)
+			}
+		}
+		return snap, nil
+	}
+	socks, err := dumpProc()
 	if err != nil {
 		return snap, err
 	}
-	isPort := func(p uint16) bool {
-		for _, q := range ports {
-			if int(p) == q {
-				return true
-			}
-		}
-		return false
-	}
 	for _, s := range socks {
-		switch {
-		case s.state == stListen:
-		case isPort(s.sport):
-			snap.Server.add(s.state)
-		case isPort(s.dport):
-			snap.Client.add(s.state)
+		for _, p := range ports {
+			switch {
+			case s.state == stListen:
+			case int(s.sport) == p:
+				snap.Server.add(s.state)
+			case int(s.dport) == p:
+				snap.Client.add(s.state)
+			}
 		}
 	}
 	return snap, nil
@@ -103,24 +109,45 @@ func Sockets(ports ...int) (Snapshot, error) {
 type sock struct {
 	state        uint8
 	sport, dport uint16
+	server       bool
 }
 
-// dump lists every TCP socket of this network namespace, IPv4 and IPv6.
-func dump() ([]sock, error) {
+// watched is the kernel's state mask for the states Snapshot counts.
+const watched = 1<<stEstablished | 1<<stFinWait2 | 1<<stTimeWait | 1<<stCloseWait
+
+// dumpPorts asks the kernel, for each port and family, for the sockets
+// whose local port (the server's) or remote port (the client's) it is:
+// the kernel filters by port and state, so a machine full of other
+// sockets costs little.
+func dumpPorts(ports []int) ([]sock, error) {
 	var all []sock
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		s, err := dumpDiag(fam)
-		if err != nil {
-			return dumpProc()
+	for _, p := range ports {
+		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+			for _, server := range []bool{true, false} {
+				var sport, dport uint16
+				if server {
+					sport = uint16(p)
+				} else {
+					dport = uint16(p)
+				}
+				s, err := dumpDiag(fam, watched, sport, dport)
+				if err != nil {
+					return nil, err
+				}
+				for i := range s {
+					s[i].server = server
+				}
+				all = append(all, s...)
+			}
 		}
-		all = append(all, s...)
 	}
 	return all, nil
 }
 
-// dumpDiag asks the kernel for every TCP socket of family through a
+// dumpDiag asks the kernel for the TCP sockets of family in the states of
+// mask, and with the given local and remote ports where not 0, through a
 // NETLINK_SOCK_DIAG inet_diag_req_v2 dump.
-func dumpDiag(family uint8) ([]sock, error) {
+func dumpDiag(family uint8, mask uint32, sport, dport uint16) ([]sock, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, err
@@ -130,7 +157,7 @@ func dumpDiag(family uint8) ([]sock, error) {
 		return nil, err
 	}
 	// nlmsghdr (16) + inet_diag_req_v2 (56): family, protocol, ext, pad,
-	// states mask, and an all-zero inet_diag_sockid (match everything).
+	// states mask, then inet_diag_sockid: big-endian ports, zero addresses.
 	req := make([]byte, 16+56)
 	ne := binary.NativeEndian
 	ne.PutUint32(req[0:], uint32(len(req)))
@@ -138,7 +165,9 @@ func dumpDiag(family uint8) ([]sock, error) {
 	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	ne.PutUint32(req[8:], 1)
 	req[16], req[17] = family, unix.IPPROTO_TCP
-	ne.PutUint32(req[20:], 0xffffffff)
+	ne.PutUint32(req[20:], mask)
+	binary.BigEndian.PutUint16(req[24:], sport)
+	binary.BigEndian.PutUint16(req[26:], dport)
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, err
 	}
@@ -170,7 +199,12 @@ func dumpDiag(family uint8) ([]sock, error) {
 			if len(m.Data) < 8 {
 				continue
 			}
-			out = append(out, sock{state: m.Data[1], sport: binary.BigEndian.Uint16(m.Data[4:]), dport: binary.BigEndian.Uint16(m.Data[6:])})
+			s := sock{state: m.Data[1], sport: binary.BigEndian.Uint16(m.Data[4:]), dport: binary.BigEndian.Uint16(m.Data[6:])}
+			// Kernels that ignore the port filter return everything.
+			if sport != 0 && s.sport != sport || dport != 0 && s.dport != dport {
+				continue
+			}
+			out = append(out, s)
 		}
 	}
 }
@@ -234,43 +268,62 @@ func (t *Timeline) Peak(f func(Snapshot) int) int {
 	return m
 }
 
-// Watch samples the socket states of ports every interval until the
-// returned stop is called; stop takes a last sample after settle (for
-// closes to land) and returns the timeline.
-func Watch(every, settle time.Duration, ports ...int) (stop func() Timeline) {
-	t0 := time.Now()
-	tl := Timeline{Source: Source()}
-	var mu sync.Mutex
-	sample := func() {
-		s, err := Sockets(ports...)
-		if err != nil {
+// Watcher samples the socket states of a set of ports over time.
+type Watcher struct {
+	ports      []int
+	t0         time.Time
+	mu         sync.Mutex
+	tl         Timeline
+	done, quit chan struct{}
+}
+
+// Watch samples the socket states of ports every interval until Stop;
+// every 0 samples only at the start, on Sample and at Stop.
+func Watch(every time.Duration, ports ...int) *Watcher {
+	w := &Watcher{ports: ports, t0: time.Now(), tl: Timeline{Source: Source()}, done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.Sample()
+		if every <= 0 {
+			<-w.quit
 			return
 		}
-		s.At = time.Since(t0)
-		mu.Lock()
-		tl.Samples = append(tl.Samples, s)
-		mu.Unlock()
-	}
-	done, quit := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
 		tick := time.NewTicker(every)
 		defer tick.Stop()
-		sample()
 		for {
 			select {
-			case <-quit:
+			case <-w.quit:
 				return
 			case <-tick.C:
-				sample()
+				w.Sample()
 			}
 		}
 	}()
-	return func() Timeline {
-		close(quit)
-		<-done
-		time.Sleep(settle)
-		sample()
-		return tl
+	return w
+}
+
+// Sample takes one snapshot now, besides the periodic ones: call it at the
+// moment the mechanism should be visible (e.g. just before a request).
+func (w *Watcher) Sample() {
+	s, err := Sockets(w.ports...)
+	if err != nil {
+		return
 	}
+	s.At = time.Since(w.t0)
+	w.mu.Lock()
+	w.tl.Samples = append(w.tl.Samples, s)
+	w.mu.Unlock()
+}
+
+// Stop ends the sampling, takes a last sample after settle (for closes to
+// land) and returns the timeline, in time order.
+func (w *Watcher) Stop(settle time.Duration) Timeline {
+	close(w.quit)
+	<-w.done
+	time.Sleep(settle)
+	w.Sample()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slices.SortStableFunc(w.tl.Samples, func(a, b Snapshot) int { return cmp.Compare(a.At, b.At) })
+	return w.tl
 }

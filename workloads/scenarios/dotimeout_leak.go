@@ -122,6 +122,22 @@ func (s DoTimeoutLeak) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
+// Diagnose implements Scenario: a client timeout with nothing bounding the
+// server's work.
+func (s DoTimeoutLeak) Diagnose(c ClientConfig) []Exposure {
+	if !c.UsesDoTimeout && c.ReadTimeout == 0 {
+		return nil
+	}
+	out := []Exposure{}
+	if c.ServerLimit == 0 {
+		out = append(out, expose(s, "the client gives up after a timeout, the server does not: abandoned handlers keep running while the client dials anew, so the server runs more than MaxConns at once; bound the work on the server (Concurrency or a semaphore)")...)
+	}
+	if c.fast() && !c.UsesDoTimeout && c.retries() {
+		out = append(out, expose(s, "ReadTimeout with retries: Do sends a timed-out idempotent request again, up to %d times; set MaxIdemponentCallAttempts=1 or a RetryIfErr", max(c.MaxAttempts, 5))...)
+	}
+	return out
+}
+
 // Check implements Scenario: before (and with ReadTimeout) the server's
 // peak of concurrent handlers exceeds the client's MaxConns — abandoned
 // handlers keep running while the client dials anew; after, the server's

@@ -82,6 +82,45 @@ type PhaseCell struct {
 	CloseWait int
 	// Predicted: the rule says this cell fails.
 	Predicted bool
+	// Errors counts the failures by kind.
+	Errors map[string]int `json:",omitempty"`
+	// Misplaced counts requests whose outcome contradicts the rule at the
+	// idle time measured before each (a late timer on a busy machine moves
+	// a request, not the rule); Unjudged those within imSlack of a
+	// boundary, or past the client's idle (where fasthttp's cleaner
+	// goroutine, not the clock, decides whether the dead conn is still
+	// pooled).
+	Misplaced, Unjudged int
+}
+
+// imProbe is one request: the idle time measured since the previous
+// response, and whether it failed.
+type imProbe struct {
+	idle   time.Duration
+	failed bool
+}
+
+const imSlack = 30 * time.Millisecond
+
+type judgement int
+
+const (
+	judgeNone judgement = iota
+	judgeFail
+	judgeOK
+)
+
+// imJudge applies the rule to one request's measured idle time: past the
+// server's idle and short of the client's, it must fail; short of the
+// server's idle, it must succeed.
+func imJudge(serverIdle, clientIdle, idle time.Duration) judgement {
+	switch {
+	case idle > serverIdle+imSlack && idle < clientIdle-imSlack:
+		return judgeFail
+	case idle < serverIdle-imSlack:
+		return judgeOK
+	}
+	return judgeNone
 }
 
 // idleOf is MaxIdleConnDuration with its default.
@@ -130,7 +169,10 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 	type job struct {
 		row  *Row
 		cell *PhaseCell
-		run  func(*lab, *tally) error
+		ci   int // the cell's client idle index
+		run  func(*lab, *tally, *[]imProbe) error
+		// probes are the job's requests: measured idle and outcome.
+		probes []imProbe
 	}
 	var jobs []job
 	fastRow := func(role string, post bool, attempts int, idle, gap time.Duration) *Row {
@@ -142,11 +184,11 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 			Idempotent: !post, MaxAttempts: attempts, Concurrency: 1, DrainsBody: true}}
 		return r
 	}
-	fastRun := func(post bool, attempts int, idle, gap time.Duration) func(*lab, *tally) error {
-		return func(l *lab, t *tally) error {
+	fastRun := func(post bool, attempts int, idle, gap time.Duration) func(*lab, *tally, *[]imProbe) error {
+		return func(l *lab, t *tally, probes *[]imProbe) error {
 			hc := &fasthttp.HostClient{Addr: l.srv.Addr, MaxIdleConnDuration: idle, MaxIdemponentCallAttempts: attempts, Dial: l.fastDial()}
 			defer hc.CloseIdleConnections()
-			return paced(ctx, gap, t, func() error {
+			return paced(ctx, gap, t, probes, l, func() error {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				defer fasthttp.ReleaseRequest(req)
 				defer fasthttp.ReleaseResponse(resp)
@@ -164,7 +206,7 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 		o.Phase.Cells[i] = make([]PhaseCell, len(imGaps))
 		for j, gap := range imGaps {
 			o.Phase.Cells[i][j].Predicted = imFails(imServerIdle, idle, gap)
-			jobs = append(jobs, job{row: fastRow("sweep", true, 0, idle, gap), cell: &o.Phase.Cells[i][j], run: fastRun(true, 0, idle, gap)})
+			jobs = append(jobs, job{row: fastRow("sweep", true, 0, idle, gap), cell: &o.Phase.Cells[i][j], ci: i, run: fastRun(true, 0, idle, gap)})
 		}
 	}
 	named := []job{
@@ -175,12 +217,12 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 	for _, idle := range []time.Duration{90 * time.Second, imFixIdle} {
 		r := &Row{Role: "also", Config: fmt.Sprintf("net/http Transport IdleConnTimeout=%v, POST, %v gaps", idle, imGapFail),
 			Client: ClientConfig{Client: "nethttp", ServerIdle: imServerIdle, ClientIdle: idle, Concurrency: 1, MaxIdleConnsPerHost: 2, DrainsBody: true}}
-		named = append(named, job{row: r, run: func(l *lab, t *tally) error {
+		named = append(named, job{row: r, run: func(l *lab, t *tally, probes *[]imProbe) error {
 			tr := transport(l.dial())
 			tr.IdleConnTimeout = idle
 			defer tr.CloseIdleConnections()
 			c := &http.Client{Transport: tr}
-			return paced(ctx, imGapFail, t, func() error {
+			return paced(ctx, imGapFail, t, probes, l, func() error {
 				req, err := http.NewRequestWithContext(l.ctx(ctx), http.MethodPost, l.url(), strings.NewReader("payload"))
 				if err != nil {
 					return err
@@ -203,14 +245,15 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 	// longest job's time, not the sum.
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	for i := range jobs {
+		j := &jobs[i]
 		wg.Go(func() {
-			l, err := newLab(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, func(s *fasthttp.Server) { s.IdleTimeout = imServerIdle })
+			l, err := newLabEvery(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, func(s *fasthttp.Server) { s.IdleTimeout = imServerIdle }, 0)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			errs[i] = j.run(l, newTally(j.row))
+			errs[i] = j.run(l, newTally(j.row), &j.probes)
 			l.finish(j.row)
 		})
 	}
@@ -222,8 +265,37 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 		r := j.row
 		cw := r.Sockets.Peak(func(s observe.Snapshot) int { return s.Client.CloseWait })
 		if j.cell != nil {
-			*j.cell = PhaseCell{Requests: r.Requests, Failed: r.Failed(), DeadReuses: r.Conns.DeadReuses, Dials: r.Dials, CloseWait: cw, Predicted: j.cell.Predicted}
+			*j.cell = PhaseCell{Requests: r.Requests, Failed: r.Failed(), DeadReuses: r.Conns.DeadReuses, Dials: r.Dials, CloseWait: cw, Predicted: j.cell.Predicted, Errors: r.Errors}
+			for _, p := range j.probes {
+				switch imJudge(imServerIdle, idleOf(o.Phase.ClientIdles[j.ci]), p.idle) {
+				case judgeFail:
+					if !p.failed {
+						j.cell.Misplaced++
+					}
+				case judgeOK:
+					if p.failed {
+						j.cell.Misplaced++
+					}
+				default:
+					j.cell.Unjudged++
+				}
+			}
 			continue
+		}
+		if r.Role == "after" {
+			// The fix's client idle is below the server's: a request can
+			// only meet a closed connection if it came after the server's
+			// idle and fasthttp's cleaner goroutine, starved, had not yet
+			// dropped the connection. Count those apart.
+			for _, p := range j.probes {
+				if p.failed && p.idle > imServerIdle && r.Errors["conn_closed"] > 0 {
+					r.Errors["conn_closed"]--
+					r.Errors["cleaner_late"]++
+				}
+			}
+			if r.Errors["conn_closed"] == 0 {
+				delete(r.Errors, "conn_closed")
+			}
 		}
 		o.Rows = append(o.Rows, *r)
 		o.Facts = append(o.Facts, fmt.Sprintf("%s, %s: %d of %d failed; %d requests went out on a connection the server had closed; client sockets in CLOSE_WAIT peaked at %d; %d dials",
@@ -232,8 +304,13 @@ func (IdleMismatch) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
-// paced sends imRequests requests gap apart, one at a time.
-func paced(ctx context.Context, gap time.Duration, t *tally, do func() error) error {
+// paced sends imRequests requests gap apart, one at a time, sampling the
+// lab's sockets ahead of each (the pooled connection's state at the moment
+// it is taken) and recording each request's idle time as the server saw
+// it: since the server wrote its last response, where its idle timer
+// starts (the client's own clock would add its scheduling delays).
+func paced(ctx context.Context, gap time.Duration, t *tally, probes *[]imProbe, l *lab, do func() error) error {
+	fresh := true
 	for i := range imRequests {
 		if i > 0 {
 			select {
@@ -242,11 +319,47 @@ func paced(ctx context.Context, gap time.Duration, t *tally, do func() error) er
 				return ctx.Err()
 			}
 		}
+		l.watch.Sample()
 		t0 := time.Now()
-		t.add(do(), "", t0)
+		// The pooled connection's idle time; with none in the pool (the
+		// first request, or after a failure closed it) the request dials: 0.
+		var idle time.Duration
+		if !fresh {
+			idle = t0.Sub(l.server.LastWrite())
+		}
+		err := do()
+		fresh = err != nil
+		t.add(err, "", t0)
+		*probes = append(*probes, imProbe{idle: idle, failed: err != nil})
 	}
 	t.finish()
 	return nil
+}
+
+// Diagnose implements Scenario: a client that keeps idle connections at
+// least as long as the server (fasthttp unset = 10 s; net/http 0 = forever).
+func (s IdleMismatch) Diagnose(c ClientConfig) []Exposure {
+	if c.ServerIdle <= 0 {
+		return nil
+	}
+	if !c.fast() {
+		if c.idlePerHost() < 0 || (c.ClientIdle > 0 && c.ClientIdle < c.ServerIdle) {
+			return nil
+		}
+		idle := "IdleConnTimeout=0 (never)"
+		if c.ClientIdle > 0 {
+			idle = fmt.Sprintf("IdleConnTimeout=%v", c.ClientIdle)
+		}
+		return expose(s, "%s ≥ server idle %v: the background reader drops most closed connections, but a request racing the server's close fails (\"server closed idle connection\") and only idempotent ones are retried; set IdleConnTimeout below %v", idle, c.ServerIdle, c.ServerIdle)
+	}
+	idle := idleOf(c.ClientIdle)
+	if idle < c.ServerIdle {
+		return nil
+	}
+	if c.retries() {
+		return expose(s, "client idle %v ≥ server idle %v: every request after a pause between them is sent on a closed (CLOSE_WAIT) connection and retried on a new dial (hidden); set MaxIdleConnDuration below %v", idle, c.ServerIdle, c.ServerIdle)
+	}
+	return expose(s, "client idle %v ≥ server idle %v and requests are not retried: ErrConnectionClosed after pauses between them; set MaxIdleConnDuration below %v", idle, c.ServerIdle, c.ServerIdle)
 }
 
 // Check implements Scenario: every phase cell fails exactly where the rule
@@ -256,16 +369,23 @@ func paced(ctx context.Context, gap time.Duration, t *tally, do func() error) er
 // has no error: its background reader dropped the closed connection.
 func (IdleMismatch) Check(o *Outcome) error {
 	p := o.Phase
+	failedInRegion := 0
 	for i, idle := range p.ClientIdles {
 		for j, gap := range p.Gaps {
 			c := p.Cells[i][j]
-			switch {
-			case c.Predicted && (c.Failed == 0 || c.DeadReuses == 0):
-				return fmt.Errorf("phase client idle %v, gap %v: %d of %d failed, %d dead reuses: want failures on connections the server had closed", idleOf(idle), gap, c.Failed, c.Requests, c.DeadReuses)
-			case !c.Predicted && c.Failed != 0:
-				return fmt.Errorf("phase client idle %v, gap %v: %d of %d failed outside the predicted region", idleOf(idle), gap, c.Failed, c.Requests)
+			if c.Misplaced != 0 {
+				return fmt.Errorf("phase client idle %v, gap %v: %d of %d requests contradict the rule at their measured idle time (errors %v, %d dead reuses)", idleOf(idle), gap, c.Misplaced, c.Requests, c.Errors, c.DeadReuses)
+			}
+			if c.Predicted {
+				failedInRegion += c.Failed
+				if c.Failed > 0 && c.DeadReuses == 0 {
+					return fmt.Errorf("phase client idle %v, gap %v: %d failed but no request went out on a closed connection: another cause", idleOf(idle), gap, c.Failed)
+				}
 			}
 		}
+	}
+	if failedInRegion == 0 {
+		return errors.New("phase: no request failed in the predicted region: the mismatch did not reproduce")
 	}
 	b, a := o.Row("before"), o.Row("after")
 	if b.Errors["conn_closed"] == 0 || b.Conns.DeadReuses == 0 {
@@ -278,7 +398,7 @@ func (IdleMismatch) Check(o *Outcome) error {
 	if get.Failed() != 0 || get.Conns.DeadReuses == 0 || get.Dials < imRequests {
 		return fmt.Errorf("GET with default retries: %d errors, %d dead reuses, %d dials: want no errors, a dead reuse and a hidden redial per request", get.Failed(), get.Conns.DeadReuses, get.Dials)
 	}
-	if a.Failed() != 0 || a.OK != imRequests {
+	if a.Failed() != a.Errors["cleaner_late"] || a.OK == 0 {
 		return fmt.Errorf("after: %d of %d ok, errors %v: a shorter client idle duration did not fix it", a.OK, imRequests, a.Errors)
 	}
 	nh := o.Rows[3]

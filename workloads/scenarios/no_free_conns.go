@@ -61,6 +61,20 @@ func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
+// Diagnose implements Scenario: more callers than MaxConns (512 unset)
+// and no wait.
+func (s NoFreeConns) Diagnose(c ClientConfig) []Exposure {
+	n, unset := c.maxConns()
+	if !c.fast() || c.Concurrency <= n || c.MaxConnWaitTimeout > 0 {
+		return nil
+	}
+	what := fmt.Sprintf("MaxConns=%d", n)
+	if unset {
+		what = fmt.Sprintf("MaxConns unset (DefaultMaxConnsPerHost=%d)", n)
+	}
+	return expose(s, "%s < %d concurrent requests and MaxConnWaitTimeout=0: ErrNoFreeConns; set MaxConnWaitTimeout or raise MaxConns", what, c.Concurrency)
+}
+
 // Check implements Scenario.
 func (NoFreeConns) Check(o *Outcome) error {
 	b, a := o.Row("before"), o.Row("after")

@@ -103,6 +103,9 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
+// Diagnose implements Scenario: code, not configuration; no rule.
+func (RequestCtxEscape) Diagnose(ClientConfig) []Exposure { return nil }
+
 // Check implements Scenario.
 func (s RequestCtxEscape) Check(o *Outcome) error {
 	if b := o.Row("before"); b != nil && b.Errors["corrupted_body"] == 0 {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -37,10 +38,13 @@ type Scenario interface {
 	// Check returns an error unless the failure happened before and the
 	// fix removed it.
 	Check(o *Outcome) error
+	// Diagnose is the scenario's doctor rule: why c is exposed to this
+	// failure, or nothing.
+	Diagnose(c ClientConfig) []Exposure
 }
 
 // All is the registry of scenarios.
-var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}}
+var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}}
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {
@@ -293,12 +297,20 @@ type lab struct {
 	server   observe.Conns
 	client   observe.Conns
 	trace    observe.Trace
-	traced   bool
-	stopW    func() observe.Timeline
+	traced   atomic.Bool
+	watch    *observe.Watcher
 }
 
-// newLab serves h (configure may change the server) and starts watching.
+// newLab serves h (configure may change the server) and starts watching
+// its sockets every 20 ms.
 func newLab(h fasthttp.RequestHandler, configure func(*fasthttp.Server)) (*lab, error) {
+	return newLabEvery(h, configure, 20*time.Millisecond)
+}
+
+// newLabEvery is newLab sampling sockets every interval (0: only when the
+// scenario calls watch.Sample, and at the end), for scenarios that run
+// many labs at once: each sample walks the kernel's socket table.
+func newLabEvery(h fasthttp.RequestHandler, configure func(*fasthttp.Server), every time.Duration) (*lab, error) {
 	l := &lab{server: observe.Conns{Server: true}}
 	srv, err := startFast(func(ctx *fasthttp.RequestCtx) {
 		defer l.handlers.Enter(string(ctx.Request.Header.Peek(observe.RequestID)))()
@@ -308,7 +320,7 @@ func newLab(h fasthttp.RequestHandler, configure func(*fasthttp.Server)) (*lab, 
 		return nil, err
 	}
 	l.srv = srv
-	l.stopW = observe.Watch(20*time.Millisecond, 100*time.Millisecond, srv.port())
+	l.watch = observe.Watch(every, srv.port())
 	return l, nil
 }
 
@@ -325,7 +337,7 @@ func (l *lab) fastDial() fasthttp.DialFunc {
 
 // ctx returns a request context traced by the lab (net/http clients).
 func (l *lab) ctx(ctx context.Context) context.Context {
-	l.traced = true
+	l.traced.Store(true)
 	return l.trace.Context(ctx)
 }
 
@@ -335,14 +347,14 @@ func (l *lab) url() string { return "http://" + l.srv.Addr + "/" }
 // finish stops the watch (after the client has closed its idle
 // connections) and the server, and fills in the row's observations.
 func (l *lab) finish(row *Row) {
-	tl := l.stopW()
+	tl := l.watch.Stop(100 * time.Millisecond)
 	l.srv.stop()
 	last := tl.Last()
 	tw := last.Client.TimeWait + last.Server.TimeWait
 	cc, sc, hc := l.client.Counts(), l.server.Counts(), l.handlers.Counts()
 	row.Sockets, row.TimeWait, row.Conns, row.ServerConns, row.Server = &tl, &tw, &cc, &sc, &hc
 	row.Dials = cc.Opened
-	if l.traced {
+	if l.traced.Load() {
 		tc := l.trace.Counts()
 		row.Trace = &tc
 	}

@@ -71,6 +71,16 @@ func (TimeWaitChurn) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
+// Diagnose implements Scenario: net/http with more callers than idle
+// connections per host (keep-alive off, < 0, is the keepalive_off rule).
+func (s TimeWaitChurn) Diagnose(c ClientConfig) []Exposure {
+	per := c.idlePerHost()
+	if c.fast() || per < 0 || c.Concurrency <= per {
+		return nil
+	}
+	return expose(s, "MaxIdleConnsPerHost=%d < %d concurrent requests: connections beyond it are closed after each request (a share of requests redial, TIME_WAIT on the client); set it to the concurrency", per, c.Concurrency)
+}
+
 // Check implements Scenario: the before row must churn (a measured share
 // of requests dial; TIME_WAIT piles up on the client side, which closed
 // first), and the after row must reuse.

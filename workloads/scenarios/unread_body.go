@@ -71,6 +71,14 @@ func (UnreadBody) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
+// Diagnose implements Scenario.
+func (s UnreadBody) Diagnose(c ClientConfig) []Exposure {
+	if c.fast() || c.DrainsBody {
+		return nil
+	}
+	return expose(s, "response bodies closed unread: the connection cannot be reused; io.Copy(io.Discard, resp.Body) before Close")
+}
+
 // Check implements Scenario: before, no request reuses a connection;
 // after, nearly all do (dials ≪ requests). net/http may race a new dial
 // against a connection on its way back to the pool, so the after check is

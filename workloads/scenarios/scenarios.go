@@ -44,7 +44,7 @@ type Scenario interface {
 }
 
 // All is the registry of scenarios.
-var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}}
+var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}}
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {

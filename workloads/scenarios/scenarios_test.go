@@ -2,8 +2,16 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"os"
 	"testing"
 )
+
+// TestMain lets a namespaced scenario re-run this binary as its child.
+func TestMain(m *testing.M) {
+	RunChild()
+	os.Exit(m.Run())
+}
 
 // TestScenarios runs every scenario: the failure must happen before and be
 // gone after (Check), and the doctor must flag the before config and clear
@@ -16,6 +24,9 @@ func TestScenarios(t *testing.T) {
 				s = r
 			}
 			o, err := s.Run(context.Background())
+			if errors.Is(err, ErrNotAllowed) {
+				t.Skipf("%s: %v", s.Name(), err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,208 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
+
+	"github.com/poolbench/poolbench/workloads/observe"
+)
+
+// PortExhaustion: a client that closes and redials connections leaves each
+// closed one in TIME_WAIT on its side for 60 s, holding a local port; with
+// few ephemeral ports, connect fails with "cannot assign requested
+// address" (EADDRNOTAVAIL). Each row runs in a fresh network namespace
+// (its own loopback, an ip_local_port_range of ppPorts ports, tcp_tw_reuse
+// off) in a child process: net/http's default Transport (2 idle
+// connections per host) under ppCallers callers runs out of ports;
+// IdleConnTimeout alone does not help (it only closes idle connections
+// sooner); MaxIdleConnsPerHost ≥ callers keeps the connections open and
+// needs about one port per caller.
+type PortExhaustion struct{}
+
+var _ Scenario = PortExhaustion{}
+
+// Name implements Scenario.
+func (PortExhaustion) Name() string { return "port_exhaustion" }
+
+// Problem implements Scenario.
+func (PortExhaustion) Problem() string {
+	return fmt.Sprintf("net/http default Transport (MaxIdleConnsPerHost=2), %d callers, %d ephemeral ports (a network namespace): churned connections hold their ports in TIME_WAIT and dials fail with \"connect: cannot assign requested address\"", ppCallers, ppPorts)
+}
+
+// Fix implements Scenario.
+func (PortExhaustion) Fix() string {
+	return "MaxIdleConnsPerHost (and MaxIdleConns) ≥ the callers: connections stay open, about one port per caller; IdleConnTimeout alone does not fix it"
+}
+
+const (
+	ppCallers, ppPer = 32, 300
+	ppPortLo         = 60000
+	ppPorts          = 100
+	// ppEnv names the row a child process runs in its namespace.
+	ppEnv = "POOLBENCH_SCENARIO_NETNS_ROW"
+)
+
+// ErrNotAllowed marks a scenario this machine cannot run (no permission
+// for network namespaces); callers skip it and say why.
+var ErrNotAllowed = errors.New("not allowed here")
+
+type ppRow struct {
+	role, desc  string
+	perHost     int
+	idleTimeout time.Duration
+}
+
+var ppRows = []ppRow{
+	{"before", "net/http default Transport (MaxIdleConnsPerHost=2)", 0, 0},
+	{"also", "net/http MaxIdleConnsPerHost=2, IdleConnTimeout=1s", 0, time.Second},
+	{"after", fmt.Sprintf("net/http MaxIdleConnsPerHost=%d", ppCallers), ppCallers, 0},
+}
+
+// Run implements Scenario: one child process per row, each in a new user
+// and network namespace.
+func (s PortExhaustion) Run(ctx context.Context) (*Outcome, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	o := &Outcome{}
+	for i, r := range ppRows {
+		cmd := exec.CommandContext(ctx, exe)
+		cmd.Env = append(os.Environ(), ppEnv+"="+strconv.Itoa(i))
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+			Pdeathsig:   syscall.SIGKILL,
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
+				return nil, fmt.Errorf("%w: creating a user and network namespace: %v (needs unprivileged user namespaces, e.g. sysctl kernel.unprivileged_userns_clone=1, or root)", ErrNotAllowed, err)
+			}
+			return nil, fmt.Errorf("%s row in its namespace: %w", r.role, err)
+		}
+		var row Row
+		if err := json.Unmarshal(out, &row); err != nil {
+			return nil, fmt.Errorf("%s row: reading the child's result: %w", r.role, err)
+		}
+		o.Rows = append(o.Rows, row)
+		o.Facts = append(o.Facts, fmt.Sprintf("%s: %d dials for %d requests, %d failed with EADDRNOTAVAIL; client TIME_WAIT peaked at %d of %d ports",
+			row.Role, row.Dials, row.Requests, row.Errors["port_exhaustion"], row.Sockets.Peak(func(s observe.Snapshot) int { return s.Client.TimeWait }), ppPorts))
+	}
+	return o, nil
+}
+
+// RunChild runs a namespaced scenario row when this process was started
+// for one (by PortExhaustion.Run): it prints the row as JSON and exits.
+// Test binaries call it from TestMain, poolbench from its scenarios command.
+func RunChild() {
+	v := os.Getenv(ppEnv)
+	if v == "" {
+		return
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i >= len(ppRows) {
+		fmt.Fprintf(os.Stderr, "%s=%q: want a row index below %d\n", ppEnv, v, len(ppRows))
+		os.Exit(2)
+	}
+	row, err := ppRun(ppRows[i])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "port_exhaustion %s: %v\n", ppRows[i].role, err)
+		os.Exit(1)
+	}
+	json.NewEncoder(os.Stdout).Encode(row) //nolint:errcheck
+	os.Exit(0)
+}
+
+// ppSetup prepares the fresh namespace: loopback up, the narrow port
+// range, no TIME_WAIT reuse for outgoing connections.
+func ppSetup() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("reading lo's flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	for f, v := range map[string]string{
+		"/proc/sys/net/ipv4/ip_local_port_range": fmt.Sprintf("%d %d", ppPortLo, ppPortLo+ppPorts-1),
+		"/proc/sys/net/ipv4/tcp_tw_reuse":        "0",
+	} {
+		if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ppRun measures one row inside the namespace.
+func ppRun(r ppRow) (*Row, error) {
+	if err := ppSetup(); err != nil {
+		return nil, err
+	}
+	row := &Row{Role: r.role, Config: fmt.Sprintf("%s; %d callers, %d ports", r.desc, ppCallers, ppPorts),
+		Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: r.perHost, ClientIdle: r.idleTimeout, Concurrency: ppCallers, DrainsBody: true, Idempotent: true}}
+	// A millisecond of work keeps the callers' requests overlapping, so
+	// more connections are out at once than the idle pool keeps.
+	err := onFreshServer(func(ctx *fasthttp.RequestCtx) { time.Sleep(time.Millisecond); ctx.SetBodyString("ok") }, row, func(l *lab, t *tally) error {
+		tr := transport(l.dial())
+		if r.perHost > 0 {
+			tr.MaxIdleConnsPerHost, tr.MaxIdleConns = r.perHost, r.perHost
+		}
+		tr.IdleConnTimeout = r.idleTimeout
+		defer tr.CloseIdleConnections()
+		m := netHTTPGetter{tr}
+		return hammer(context.Background(), ppCallers, ppPer, t, func() (error, string) { return m.get(l.url()), "" })
+	})
+	return row, err
+}
+
+// Diagnose implements Scenario: the churn that exhausts ports is the
+// timewait_churn rule; this rule adds what runs out, at a rate worth
+// naming (more callers than idle connections).
+func (s PortExhaustion) Diagnose(c ClientConfig) []Exposure {
+	per := c.idlePerHost()
+	if c.fast() || per < 0 || c.Concurrency <= per {
+		return nil
+	}
+	return expose(s, "MaxIdleConnsPerHost=%d < %d callers: each churned connection holds a local port in TIME_WAIT for 60 s; at a high request rate dials fail with EADDRNOTAVAIL; raise MaxIdleConnsPerHost to the callers (IdleConnTimeout does not help)", per, c.Concurrency)
+}
+
+// Check implements Scenario: before and with IdleConnTimeout alone, dials
+// fail with EADDRNOTAVAIL while the client's TIME_WAIT sockets fill the
+// port range; after, no error and about one dial per caller.
+func (PortExhaustion) Check(o *Outcome) error {
+	for _, role := range []string{"before", "also"} {
+		r := o.Row(role)
+		tw := r.Sockets.Peak(func(s observe.Snapshot) int { return s.Client.TimeWait })
+		if r.Errors["port_exhaustion"] == 0 || tw < ppPorts/2 {
+			return fmt.Errorf("%s: %d EADDRNOTAVAIL, client TIME_WAIT peak %d of %d ports (errors %v): want the ports used up", role, r.Errors["port_exhaustion"], tw, ppPorts, r.Errors)
+		}
+	}
+	a := o.Row("after")
+	if a.Failed() != 0 || a.Dials > 2*ppCallers {
+		return fmt.Errorf("after: %d dials, errors %v: want no error and at most %d dials", a.Dials, a.Errors, 2*ppCallers)
+	}
+	return nil
+}

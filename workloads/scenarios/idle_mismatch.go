@@ -137,28 +137,43 @@ func imFails(serverIdle, clientIdle, gap time.Duration) bool {
 	return gap > serverIdle && gap < idleOf(clientIdle)
 }
 
-// Markdown renders the phase table.
-func (p *Phase) Markdown() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "POSTs after a gap, server idle %v: failed/requests (dead reuses, client CLOSE_WAIT peak); ✗ where the rule predicts failure\n\n| client idle \\\\ gap |", p.ServerIdle)
+// PhaseCaption says how to read the phase table.
+func (p *Phase) PhaseCaption() string {
+	return fmt.Sprintf("POSTs after a gap, server idle %v: failed/requests (requests sent on a connection the server had closed, client CLOSE_WAIT peak); ✗ where the rule predicts failure at the nominal gap. Each request is judged by the idle time the server saw, so a timer late on a busy machine moves a request, not the rule", p.ServerIdle)
+}
+
+// Rows formats the phase table: a header (client idle \ gap, then the
+// gaps) and one row per client idle.
+func (p *Phase) Rows() (header []string, rows [][]string) {
+	header = []string{"client idle \\ gap"}
 	for _, g := range p.Gaps {
-		fmt.Fprintf(&b, " %v |", g)
+		header = append(header, g.String())
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(p.Gaps)) + "\n")
 	for i, idle := range p.ClientIdles {
 		name := idle.String()
 		if idle == 0 {
 			name = "unset (10s)"
 		}
-		fmt.Fprintf(&b, "| %s |", name)
+		row := []string{name}
 		for _, c := range p.Cells[i] {
 			mark := ""
 			if c.Predicted {
 				mark = " ✗"
 			}
-			fmt.Fprintf(&b, " %d/%d (%d, %d)%s |", c.Failed, c.Requests, c.DeadReuses, c.CloseWait, mark)
+			row = append(row, fmt.Sprintf("%d/%d (%d, %d)%s", c.Failed, c.Requests, c.DeadReuses, c.CloseWait, mark))
 		}
-		b.WriteString("\n")
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+// Markdown renders the phase table.
+func (p *Phase) Markdown() string {
+	header, rows := p.Rows()
+	var b strings.Builder
+	b.WriteString(p.PhaseCaption() + "\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat("---|", len(header)) + "\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 	}
 	return b.String()
 }

@@ -115,14 +115,22 @@ func (o *Outcome) Row(role string) *Row {
 	return nil
 }
 
-// Table renders the outcome as a markdown table; "—" marks what a row did
-// not measure. TIME_WAIT is split by the side that closed first.
+// TableHeader names the columns of Row.Cells.
+var TableHeader = []string{"", "config", "requests", "ok", "errors", "dials", "reused", "server: served / peak handlers / dup ids", "TIME_WAIT client / server", "p99"}
+
+// Cells formats the row for a table under TableHeader; "—" marks what the
+// row did not measure. TIME_WAIT is split by the side that closed first.
+func (r *Row) Cells() []string {
+	return []string{r.Role, r.Config, strconv.Itoa(r.Requests), strconv.Itoa(r.OK), errString(r.Errors), strconv.FormatInt(r.Dials, 10),
+		r.reused(), r.serverCell(), r.timeWaitCell(), r.p99Cell()}
+}
+
+// Table renders the outcome as a markdown table, and its phase table if any.
 func (o *Outcome) Table() string {
 	var b strings.Builder
-	b.WriteString("| | config | requests | ok | errors | dials | reused | server: served / peak handlers / dup ids | TIME_WAIT client / server | p99 |\n|---|---|---:|---:|---|---:|---:|---|---|---:|\n")
+	b.WriteString("| " + strings.Join(TableHeader, " | ") + " |\n|---|---|---:|---:|---|---:|---:|---|---|---:|\n")
 	for _, r := range o.Rows {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %d | %s | %s | %s | %s |\n", r.Role, r.Config, r.Requests, r.OK, errString(r.Errors), r.Dials,
-			r.reused(), r.serverCell(), r.timeWaitCell(), r.p99Cell())
+		b.WriteString("| " + strings.Join(r.Cells(), " | ") + " |\n")
 	}
 	if o.Phase != nil {
 		b.WriteString("\n" + o.Phase.Markdown())

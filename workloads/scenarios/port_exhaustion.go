@@ -77,7 +77,9 @@ func (s PortExhaustion) Run(ctx context.Context) (*Outcome, error) {
 	}
 	o := &Outcome{}
 	for i, r := range ppRows {
-		cmd := exec.CommandContext(ctx, exe)
+		// The same command line: poolbench's scenarios command and test
+		// binaries' TestMain both call RunChild before anything else.
+		cmd := exec.CommandContext(ctx, exe, os.Args[1:]...)
 		cmd.Env = append(os.Environ(), ppEnv+"="+strconv.Itoa(i))
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{

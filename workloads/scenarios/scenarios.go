@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"sort"
 	"strconv"
@@ -207,7 +209,8 @@ func startFast(h fasthttp.RequestHandler, configure func(*fasthttp.Server), wrap
 	for _, w := range wrap {
 		ln = w(ln)
 	}
-	s := &fasthttp.Server{Handler: h, NoDefaultServerHeader: true, CloseOnShutdown: true}
+	s := &fasthttp.Server{Handler: h, NoDefaultServerHeader: true, CloseOnShutdown: true,
+		Logger: log.New(io.Discard, "", 0)} // the scenarios provoke the errors it would log
 	if configure != nil {
 		configure(s)
 	}

@@ -7,6 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/poolbench/poolbench/workloads/scenarios"
@@ -17,12 +22,17 @@ func scenariosCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("scenarios", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: poolbench scenarios [-run names] [-json]
+       poolbench scenarios -fasthttp v1.38.0,v1.74.0 [-run names]
        poolbench scenarios -doctor [client flags]
 
 Reproduces the classic client pool failures against real servers on loopback,
 each with a before and an after config, and checks that the failure happens
-before and is gone after (exit 1 if not). With -doctor, says which failures a
-client config is exposed to, by the same rules.
+before and is gone after (exit 1 if not). With -fasthttp, runs the scenarios
+against each listed fasthttp release (a test binary built with a temporary
+go.mod, from inside the poolbench source tree) and prints which behaviours
+differ between releases (exit 1 only if a release cannot be built or run).
+With -doctor, says which failures a client config is exposed to, by the same
+rules (exit 2 for unknown clients, flags that do not apply, negative values).
 
 flags:`)
 		fs.PrintDefaults()
@@ -30,6 +40,7 @@ flags:`)
 	run := fs.String("run", "all", "scenarios to run (comma-separated) or all")
 	asJSON := fs.Bool("json", false, "print the outcomes as JSON")
 	doctor := fs.Bool("doctor", false, "only diagnose the client config given by the flags below")
+	versions := fs.String("fasthttp", "", "run against these fasthttp releases (comma-separated, e.g. v1.38.0,v1.74.0)")
 	var c scenarios.ClientConfig
 	fs.StringVar(&c.Client, "client", "fasthttp_host", "doctor: "+doctorClients())
 	fs.DurationVar(&c.ServerIdle, "server-idle", 0, "doctor: the server's keep-alive idle timeout")
@@ -67,7 +78,7 @@ flags:`)
 		return nil
 	}
 	for _, f := range set {
-		if f != "run" && f != "json" {
+		if f != "run" && f != "json" && f != "fasthttp" {
 			return usageErr(fmt.Errorf("-%s is a doctor flag: add -doctor, or drop it to run the scenarios", f))
 		}
 	}
@@ -83,14 +94,20 @@ flags:`)
 			list = append(list, s)
 		}
 	}
-	failed := 0
-	type result struct {
-		Name, Problem, Fix string
-		Outcome            *scenarios.Outcome
-		Verdict            string
+	if *versions != "" {
+		vs, err := parseVersions(*versions)
+		if err != nil {
+			return usageErr(err)
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			return usageErr(err)
+		}
+		return sweepVersions(ctx, root, vs, list)
 	}
+	failed := 0
 	for _, s := range list {
-		o, err := s.Run(ctx)
+		res, err := scenarios.Evaluate(ctx, s)
 		if errors.Is(err, scenarios.ErrNotAllowed) {
 			fmt.Fprintf(os.Stderr, "poolbench scenarios: %s skipped: %v\n", s.Name(), err)
 			continue
@@ -98,13 +115,12 @@ flags:`)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name(), err)
 		}
-		verdict := "reproduced before (by its mechanism), fixed after"
-		if err := s.Check(o); err != nil {
-			verdict = "CHECK FAILED: " + err.Error()
+		o, verdict := res.Outcome, res.Verdict
+		if res.Failed {
 			failed++
 		}
 		if *asJSON {
-			json.NewEncoder(os.Stdout).Encode(result{s.Name(), s.Problem(), s.Fix(), o, verdict}) //nolint:errcheck
+			json.NewEncoder(os.Stdout).Encode(res) //nolint:errcheck
 			continue
 		}
 		fmt.Printf("## %s\n\nProblem: %s\nFix: %s\n\n%s\n", s.Name(), s.Problem(), s.Fix(), o.Table())
@@ -140,4 +156,181 @@ func doctorClients() string {
 		names[i] = d.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// parseVersions checks a -fasthttp list before anything is built.
+func parseVersions(list string) ([]string, error) {
+	var out []string
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if !versionRE.MatchString(v) {
+			return nil, fmt.Errorf("-fasthttp %q: want release versions like v1.38.0,v1.74.0", list)
+		}
+		if slices.Contains(out, v) {
+			return nil, fmt.Errorf("-fasthttp %q: %s is listed twice", list, v)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// moduleRoot is the poolbench source tree the sweep builds from.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("-fasthttp builds the scenarios from source: run it inside the poolbench source tree (with the go command on PATH)")
+	}
+	b, err := os.ReadFile(gomod)
+	if err != nil || !strings.Contains(string(b), "module github.com/poolbench/poolbench") {
+		return "", fmt.Errorf("-fasthttp: %s is not poolbench's go.mod: run it inside the poolbench source tree", gomod)
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// sweepVersions builds the scenarios' test binary against each fasthttp
+// release (go get and go test -c with a temporary -modfile, so the tree is
+// not touched), runs the scenarios in it and prints a table: per scenario
+// and release, the verdict and the before row's measurements, marking the
+// cells whose verdict differs from the first release's.
+func sweepVersions(ctx context.Context, root string, versions []string, list []scenarios.Scenario) error {
+	tmp, err := os.MkdirTemp("", "poolbench-fasthttp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.Name()
+	}
+	results := map[string]map[string]*scenarios.Result{} // version → scenario → result
+	problems := map[string]string{}
+	for _, v := range versions {
+		fmt.Fprintf(os.Stderr, "poolbench scenarios: fasthttp %s: building…\n", v)
+		res, err := runVersion(ctx, root, filepath.Join(tmp, v), v, names)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			problems[v] = err.Error()
+			continue
+		}
+		results[v] = res
+	}
+	fmt.Printf("## Scenarios across fasthttp releases\n\n| scenario | %s |\n|---|%s\n", strings.Join(versions, " | "), strings.Repeat("---|", len(versions)))
+	for _, n := range names {
+		cells := make([]string, len(versions))
+		var first *scenarios.Result
+		for i, v := range versions {
+			switch r := results[v][n]; {
+			case problems[v] != "":
+				cells[i] = "not run"
+			case r == nil:
+				cells[i] = "skipped"
+			default:
+				cells[i] = versionCell(r)
+				// The verdict is the behaviour; the measurements beside it
+				// vary from run to run.
+				if first == nil {
+					first = r
+				} else if r.Verdict != first.Verdict {
+					cells[i] = "**changed:** " + cells[i]
+				}
+			}
+		}
+		fmt.Printf("| %s | %s |\n", n, strings.Join(cells, " | "))
+	}
+	for _, v := range versions {
+		for _, n := range names {
+			if r := results[v][n]; r != nil && r.Outcome != nil {
+				for _, f := range r.Outcome.Facts {
+					fmt.Printf("- %s %s: %s\n", v, n, f)
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		for _, v := range versions {
+			if p := problems[v]; p != "" {
+				fmt.Fprintf(os.Stderr, "poolbench scenarios: fasthttp %s: %s\n", v, p)
+			}
+		}
+		return fmt.Errorf("%d of %d fasthttp releases could not be built or run", len(problems), len(versions))
+	}
+	return nil
+}
+
+// versionCell summarises a result for the sweep table: the verdict and
+// the before row's errors, dials and the server's peak of handlers.
+func versionCell(r *scenarios.Result) string {
+	verdict := "reproduced"
+	if r.Failed {
+		verdict = "differs (" + strings.TrimPrefix(r.Verdict, "CHECK FAILED: ") + ")"
+	}
+	if r.Outcome == nil {
+		return verdict
+	}
+	b := r.Outcome.Row("before")
+	if b == nil {
+		return verdict
+	}
+	cells := b.Cells() // role, config, requests, ok, errors, dials, reused, server, …
+	peak := "—"
+	if b.Server != nil {
+		peak = strconv.FormatInt(b.Server.Peak, 10)
+	}
+	return fmt.Sprintf("%s; before: errors %s, %s dials, server peak %s", verdict, cells[4], cells[5], peak)
+}
+
+// runVersion builds the scenarios' test binary against fasthttp version
+// in dir and runs the named scenarios in it.
+func runVersion(ctx context.Context, root, dir, version string, names []string) (map[string]*scenarios.Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	modfile := filepath.Join(dir, "go.mod")
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	bin := filepath.Join(dir, "scenarios.test")
+	for _, args := range [][]string{
+		{"get", "-modfile=" + modfile, "github.com/valyala/fasthttp@" + version},
+		{"test", "-c", "-modfile=" + modfile, "-o", bin, "./workloads/scenarios"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+			return nil, fmt.Errorf("go %s: %v: %s", args[0], err, first)
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = filepath.Join(root, "workloads", "scenarios")
+	cmd.Env = append(os.Environ(), scenarios.RunEnv+"="+strings.Join(names, ","))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) { // 1: a scenario differs, which the table shows
+		return nil, fmt.Errorf("running the scenarios: %v", err)
+	}
+	res := map[string]*scenarios.Result{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r scenarios.Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("reading a result: %v", err)
+		}
+		res[r.Name] = &r
+	}
+	return res, nil
 }

@@ -17,6 +17,9 @@ func TestScenariosUsage(t *testing.T) {
 		"-doctor -client fasthttp -drains-body=false",
 		"-doctor -concurrency 0",
 		"-run nope",
+		"-fasthttp 1.38",
+		"-fasthttp v1.38.0,v1.38.0",
+		"-fasthttp v1.38.0 -run nope",
 		"-max-conns 3",
 	} {
 		t.Run(args, func(t *testing.T) {

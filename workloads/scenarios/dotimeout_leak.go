@@ -116,7 +116,7 @@ func (s DoTimeoutLeak) Run(ctx context.Context) (*Outcome, error) {
 		}
 		o.Rows = append(o.Rows, row)
 		o.Facts = append(o.Facts, fmt.Sprintf("%s: the server ran up to %d handlers at once for a client with MaxConns=%d; it ran %d handlers for %d calls of which %d succeeded; "+
-			"the client dialed %d times and closed %d connections itself (a timed-out connection is closed, not held); slowest call %v",
+			"the client dialed %d times and closed %d connections itself (v1.74.0 closes a timed-out connection and dials anew; releases with clientDoDeadline keep it busy until the response); slowest call %v",
 			row.Role, row.Server.Peak, dtMaxConns, row.Server.Served, row.Requests, row.OK, row.Dials, row.Conns.ClosedHere, slowest.Round(time.Millisecond)))
 	}
 	return o, nil

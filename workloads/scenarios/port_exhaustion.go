@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -106,10 +107,20 @@ func (s PortExhaustion) Run(ctx context.Context) (*Outcome, error) {
 	return o, nil
 }
 
-// RunChild runs a namespaced scenario row when this process was started
-// for one (by PortExhaustion.Run): it prints the row as JSON and exits.
-// Test binaries call it from TestMain, poolbench from its scenarios command.
+// RunEnv names the scenarios a test binary built against another
+// fasthttp release runs (comma-separated) when started by the version
+// sweep; it prints one Result per line as JSON and exits.
+const RunEnv = "POOLBENCH_SCENARIOS_RUN"
+
+// RunChild does a child's job and exits when this process was started for
+// one: a namespaced scenario row (by PortExhaustion.Run), printed as JSON,
+// or the scenarios named in RunEnv (by the fasthttp version sweep). Test
+// binaries call it from TestMain, poolbench from its scenarios command.
 func RunChild() {
+	if names := os.Getenv(RunEnv); names != "" {
+		os.Unsetenv(RunEnv)
+		os.Exit(runNamed(names))
+	}
 	v := os.Getenv(ppEnv)
 	if v == "" {
 		return
@@ -207,4 +218,30 @@ func (PortExhaustion) Check(o *Outcome) error {
 		return fmt.Errorf("after: %d dials, errors %v: want no error and at most %d dials", a.Dials, a.Errors, 2*ppCallers)
 	}
 	return nil
+}
+
+// runNamed runs the named scenarios and prints their results as JSON
+// lines: 0 if all reproduced, 1 if one did not, 2 for an unknown name.
+func runNamed(names string) int {
+	code := 0
+	for _, n := range strings.Split(names, ",") {
+		s, err := Lookup(n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		r, err := Evaluate(context.Background(), s)
+		if errors.Is(err, ErrNotAllowed) {
+			fmt.Fprintf(os.Stderr, "%s skipped: %v\n", n, err)
+			continue
+		}
+		if err != nil {
+			r = &Result{Name: n, Verdict: "RUN FAILED: " + err.Error(), Failed: true}
+		}
+		if r.Failed {
+			code = 1
+		}
+		json.NewEncoder(os.Stdout).Encode(r) //nolint:errcheck
+	}
+	return code
 }

@@ -14,7 +14,7 @@ func TestScenariosUsage(t *testing.T) {
 		"-doctor -client net/http",
 		"-doctor -max-conn-wait -1s",
 		"-doctor -client nethttp -max-conns 4",
-		"-doctor -client fasthttp -drains-body=false",
+		"-doctor -client nethttp -stream-body",
 		"-doctor -concurrency 0",
 		"-run nope",
 		"-fasthttp 1.38",

@@ -34,8 +34,11 @@ type ClientConfig struct {
 	Idempotent bool
 	// MaxAttempts is MaxIdemponentCallAttempts (0 = 5).
 	MaxAttempts int
-	// DrainsBody: the code reads every response body to the end (net/http).
+	// DrainsBody: the code reads every response body to the end (net/http)
+	// or every BodyStream to the end and closes it (fasthttp streaming).
 	DrainsBody bool
+	// StreamsBody: a fasthttp client with StreamResponseBody.
+	StreamsBody bool
 	// UsesDoTimeout / ReadTimeout: the client gives up on slow responses.
 	UsesDoTimeout bool
 	ReadTimeout   time.Duration
@@ -56,10 +59,13 @@ type DoctorClient struct {
 // commonFlags apply to every client.
 var commonFlags = []string{"server-idle", "client-idle", "concurrency", "idempotent", "server-limit"}
 
+// fastFlags apply to fasthttp's clients.
+var fastFlags = []string{"max-conns", "max-conn-wait", "max-attempts", "dotimeout", "read-timeout", "stream-body", "drains-body"}
+
 // DoctorClients is the registry of clients the doctor has rules for.
 var DoctorClients = []DoctorClient{
-	{Name: "fasthttp_host", Doc: "fasthttp.HostClient", Fast: true, Flags: []string{"max-conns", "max-conn-wait", "max-attempts", "dotimeout", "read-timeout"}},
-	{Name: "fasthttp", Doc: "fasthttp.Client (a HostClient per host, same rules)", Fast: true, Flags: []string{"max-conns", "max-conn-wait", "max-attempts", "dotimeout", "read-timeout"}},
+	{Name: "fasthttp_host", Doc: "fasthttp.HostClient", Fast: true, Flags: fastFlags},
+	{Name: "fasthttp", Doc: "fasthttp.Client (a HostClient per host, same rules)", Fast: true, Flags: fastFlags},
 	{Name: "nethttp", Doc: "net/http Client with a Transport", Flags: []string{"max-idle-per-host", "drains-body", "read-timeout"}},
 }
 

@@ -37,6 +37,9 @@ type ClientConfig struct {
 	// DrainsBody: the code reads every response body to the end (net/http)
 	// or every BodyStream to the end and closes it (fasthttp streaming).
 	DrainsBody bool
+	// MaxIdleConns of a net/http Transport (0 = DefaultTransport's 100,
+	// < 0 = no limit) and Hosts, how many hosts the client talks to.
+	MaxIdleConns, Hosts int
 	// StreamsBody: a fasthttp client with StreamResponseBody.
 	StreamsBody bool
 	// UsesDoTimeout / ReadTimeout: the client gives up on slow responses.
@@ -66,7 +69,7 @@ var fastFlags = []string{"max-conns", "max-conn-wait", "max-attempts", "dotimeou
 var DoctorClients = []DoctorClient{
 	{Name: "fasthttp_host", Doc: "fasthttp.HostClient", Fast: true, Flags: fastFlags},
 	{Name: "fasthttp", Doc: "fasthttp.Client (a HostClient per host, same rules)", Fast: true, Flags: fastFlags},
-	{Name: "nethttp", Doc: "net/http Client with a Transport", Flags: []string{"max-idle-per-host", "drains-body", "read-timeout"}},
+	{Name: "nethttp", Doc: "net/http Client with a Transport", Flags: []string{"max-idle-per-host", "max-idle", "hosts", "drains-body", "read-timeout"}},
 }
 
 // Validate checks c before any rule runs: a known client, flags (by CLI

@@ -46,7 +46,7 @@ type Scenario interface {
 }
 
 // All is the registry of scenarios.
-var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}, StreamUnclosed{}}
+var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}, StreamUnclosed{}, NetHTTPLRU{}}
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {
@@ -228,8 +228,8 @@ type fastServer struct {
 	done chan struct{}
 }
 
-func startFast(h fasthttp.RequestHandler, configure func(*fasthttp.Server), wrap ...func(net.Listener) net.Listener) (*fastServer, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+func startFast(host string, h fasthttp.RequestHandler, configure func(*fasthttp.Server), wrap ...func(net.Listener) net.Listener) (*fastServer, error) {
+	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("listening on loopback: %w", err)
 	}
@@ -354,8 +354,16 @@ func newLab(h fasthttp.RequestHandler, configure func(*fasthttp.Server)) (*lab, 
 // scenario calls watch.Sample, and at the end), for scenarios that run
 // many labs at once: each sample walks the kernel's socket table.
 func newLabEvery(h fasthttp.RequestHandler, configure func(*fasthttp.Server), every time.Duration) (*lab, error) {
+	return newLabAt("127.0.0.1", h, configure, every)
+}
+
+// newLabAt is newLabEvery on another loopback address (127.0.0.0/8 only).
+func newLabAt(host string, h fasthttp.RequestHandler, configure func(*fasthttp.Server), every time.Duration) (*lab, error) {
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("lab address %q: want a loopback address", host)
+	}
 	l := &lab{server: observe.Conns{Server: true}}
-	srv, err := startFast(func(ctx *fasthttp.RequestCtx) {
+	srv, err := startFast(host, func(ctx *fasthttp.RequestCtx) {
 		defer l.handlers.Enter(string(ctx.Request.Header.Peek(observe.RequestID)))()
 		h(ctx)
 	}, configure, l.server.Listener)

@@ -40,6 +40,9 @@ type ClientConfig struct {
 	// MaxIdleConns of a net/http Transport (0 = DefaultTransport's 100,
 	// < 0 = no limit) and Hosts, how many hosts the client talks to.
 	MaxIdleConns, Hosts int
+	// RetryNonIdempotent: RetryIfErr or RetryIf retry POSTs; ServerDedups:
+	// the server deduplicates requests by an idempotency key.
+	RetryNonIdempotent, ServerDedups bool
 	// StreamsBody: a fasthttp client with StreamResponseBody.
 	StreamsBody bool
 	// UsesDoTimeout / ReadTimeout: the client gives up on slow responses.
@@ -60,10 +63,10 @@ type DoctorClient struct {
 }
 
 // commonFlags apply to every client.
-var commonFlags = []string{"server-idle", "client-idle", "concurrency", "idempotent", "server-limit"}
+var commonFlags = []string{"server-dedup", "server-idle", "client-idle", "concurrency", "idempotent", "server-limit"}
 
 // fastFlags apply to fasthttp's clients.
-var fastFlags = []string{"max-conns", "max-conn-wait", "max-attempts", "dotimeout", "read-timeout", "stream-body", "drains-body"}
+var fastFlags = []string{"retry-post", "max-conns", "max-conn-wait", "max-attempts", "dotimeout", "read-timeout", "stream-body", "drains-body"}
 
 // DoctorClients is the registry of clients the doctor has rules for.
 var DoctorClients = []DoctorClient{

@@ -58,6 +58,22 @@ func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
 		}
 		o.Rows = append(o.Rows, row)
 	}
+	// net/http's MaxConnsPerHost queues instead of failing.
+	row := Row{Role: "also", Config: fmt.Sprintf("net/http Transport MaxConnsPerHost=%d (MaxIdleConnsPerHost=%d); %d callers", nfcConns, nfcConns, nfcWorkers),
+		Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: nfcConns, Concurrency: nfcWorkers, DrainsBody: true, Idempotent: true}}
+	err := onFreshServer(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, &row, func(l *lab, t *tally) error {
+		tr := transport(l.dial())
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = nfcConns, nfcConns
+		defer tr.CloseIdleConnections()
+		g := netHTTPGetter{tr}
+		return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) { return g.get(l.url()), "" })
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.Rows = append(o.Rows, row)
+	o.Facts = append(o.Facts, fmt.Sprintf("net/http with MaxConnsPerHost=%d: %d errors, the server ran at most %d handlers at once, %d dials: callers wait for a connection (p99 %s) where fasthttp without MaxConnWaitTimeout fails",
+		nfcConns, row.Failed(), row.Server.Peak, row.Dials, row.p99Cell()))
 	return o, nil
 }
 
@@ -89,6 +105,10 @@ func (NoFreeConns) Check(o *Outcome) error {
 	}
 	if b.Server.Peak > nfcConns || b.Server.Served != int64(b.OK) {
 		return fmt.Errorf("before: the server ran %d handlers at once and served %d, want ≤ MaxConns=%d and the %d that succeeded: the refused requests never left the client", b.Server.Peak, b.Server.Served, nfcConns, b.OK)
+	}
+	q := o.Row("also")
+	if q.Failed() != 0 || q.Server.Peak > nfcConns {
+		return fmt.Errorf("net/http MaxConnsPerHost=%d: errors %v, server peak %d: want callers to queue (no error) with at most %d at once", nfcConns, q.Errors, q.Server.Peak, nfcConns)
 	}
 	return nil
 }

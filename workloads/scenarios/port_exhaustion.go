@@ -47,6 +47,10 @@ func (PortExhaustion) Fix() string {
 
 const (
 	ppCallers, ppPer = 32, 300
+	// ppMaxPer bounds a churning row, which stops at its first
+	// EADDRNOTAVAIL: how soon the ports run out depends on the machine's
+	// load (a busy machine churns less), not whether they do.
+	ppMaxPer = 1000
 	ppPortLo         = 60000
 	ppPorts          = 100
 	// ppEnv names the row a child process runs in its namespace.
@@ -186,7 +190,23 @@ func ppRun(r ppRow) (*Row, error) {
 		tr.IdleConnTimeout = r.idleTimeout
 		defer tr.CloseIdleConnections()
 		m := netHTTPGetter{tr}
-		return hammer(context.Background(), ppCallers, ppPer, t, func() (error, string) { return m.get(l.url()), "" })
+		per := ppPer
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		if r.perHost == 0 {
+			per = ppMaxPer
+		}
+		err := hammer(ctx, ppCallers, per, t, func() (error, string) {
+			err := m.get(l.url())
+			if errors.Is(err, syscall.EADDRNOTAVAIL) {
+				stop() // shown: the callers stop
+			}
+			return err, ""
+		})
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
 	})
 	return row, err
 }

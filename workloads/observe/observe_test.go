@@ -1,14 +1,30 @@
 package observe
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 )
+
+// TestMain runs the tests in a fresh network namespace where allowed (and
+// brings its loopback up there), so other programs' sockets do not count.
+func TestMain(m *testing.M) {
+	if InNetns() {
+		if err := LoUp(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	} else if code, ok := Isolate(); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
 
 // serve starts a fasthttp server whose handler and connections are counted;
 // closeConn makes it answer with Connection: close.
@@ -60,10 +76,16 @@ func TestSidesAndReuse(t *testing.T) {
 			}
 			during := w.Stop(100 * time.Millisecond) // before the client closes its idle conns
 			hc.CloseIdleConnections()
-			time.Sleep(100 * time.Millisecond)
-			end, err := Sockets(port)
-			if err != nil {
-				t.Fatal(err)
+			// Wait (bounded) for the closes to land: a busy machine is slow.
+			var end Snapshot
+			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				var err error
+				if end, err = Sockets(port); err != nil {
+					t.Fatal(err)
+				}
+				if end.Client.Established+end.Server.Established+end.Client.FinWait2+end.Server.FinWait2+end.Client.CloseWait+end.Server.CloseWait == 0 || time.Now().After(deadline) {
+					break
+				}
 			}
 			c, s, hs := cc.Counts(), sc.Counts(), h.Counts()
 			t.Logf("source %s client %+v server %+v handlers %+v end %+v", during.Source, c, s, hs, end)

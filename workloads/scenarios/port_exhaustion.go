@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sys/unix"
 
 	"github.com/poolbench/poolbench/workloads/observe"
 )
@@ -51,8 +49,8 @@ const (
 	// EADDRNOTAVAIL: how soon the ports run out depends on the machine's
 	// load (a busy machine churns less), not whether they do.
 	ppMaxPer = 1000
-	ppPortLo         = 60000
-	ppPorts          = 100
+	ppPortLo = 60000
+	ppPorts  = 100
 	// ppEnv names the row a child process runs in its namespace.
 	ppEnv = "POOLBENCH_SCENARIO_NETNS_ROW"
 )
@@ -84,15 +82,9 @@ func (s PortExhaustion) Run(ctx context.Context) (*Outcome, error) {
 	for i, r := range ppRows {
 		// The same command line: poolbench's scenarios command and test
 		// binaries' TestMain both call RunChild before anything else.
-		cmd := exec.CommandContext(ctx, exe, os.Args[1:]...)
+		cmd := observe.NetnsCommand(ctx, exe)
 		cmd.Env = append(os.Environ(), ppEnv+"="+strconv.Itoa(i))
 		cmd.Stderr = os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-			Pdeathsig:   syscall.SIGKILL,
-		}
 		out, err := cmd.Output()
 		if err != nil {
 			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
@@ -121,7 +113,16 @@ const RunEnv = "POOLBENCH_SCENARIOS_RUN"
 // or the scenarios named in RunEnv (by the fasthttp version sweep). Test
 // binaries call it from TestMain, poolbench from its scenarios command.
 func RunChild() {
+	if observe.InNetns() {
+		if err := observe.LoUp(); err != nil {
+			fmt.Fprintf(os.Stderr, "in a fresh network namespace: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	if names := os.Getenv(RunEnv); names != "" {
+		if code, ok := observe.Isolate(); ok {
+			os.Exit(code)
+		}
 		os.Unsetenv(RunEnv)
 		os.Exit(runNamed(names))
 	}
@@ -146,21 +147,8 @@ func RunChild() {
 // ppSetup prepares the fresh namespace: loopback up, the narrow port
 // range, no TIME_WAIT reuse for outgoing connections.
 func ppSetup() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	if err := observe.LoUp(); err != nil {
 		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("reading lo's flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bringing lo up: %w", err)
 	}
 	for f, v := range map[string]string{
 		"/proc/sys/net/ipv4/ip_local_port_range": fmt.Sprintf("%d %d", ppPortLo, ppPortLo+ppPorts-1),

@@ -5,11 +5,18 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/poolbench/poolbench/workloads/observe"
 )
 
-// TestMain lets a namespaced scenario re-run this binary as its child.
+// TestMain lets a namespaced scenario re-run this binary as its child,
+// and runs the tests in a fresh network namespace where allowed, so the
+// host's socket table (other programs' TIME_WAIT) does not leak in.
 func TestMain(m *testing.M) {
 	RunChild()
+	if code, ok := observe.Isolate(); ok {
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 

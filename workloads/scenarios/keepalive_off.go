@@ -3,8 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 
 	"github.com/valyala/fasthttp"
 )
@@ -56,20 +54,7 @@ func (KeepAliveOff) Run(ctx context.Context) (*Outcome, error) {
 			tr := transport(l.dial())
 			tr.DisableKeepAlives, tr.MaxIdleConnsPerHost = c.disable, c.perHost
 			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
-			return hammer(ctx, kaWorkers, kaPer, t, func() (error, string) {
-				req, err := http.NewRequestWithContext(l.ctx(ctx), http.MethodGet, l.url(), nil)
-				if err != nil {
-					return err, ""
-				}
-				resp, err := hc.Do(req)
-				if err != nil {
-					return err, ""
-				}
-				io.Copy(io.Discard, resp.Body) //nolint:errcheck
-				resp.Body.Close()
-				return nil, ""
-			})
+			return hammer(ctx, kaWorkers, kaPer, t, func() (error, string) { return tracedGet(l.ctx(ctx), tr, l.url()), "" })
 		})
 		if err != nil {
 			return nil, err

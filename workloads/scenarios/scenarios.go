@@ -46,7 +46,7 @@ type Scenario interface {
 }
 
 // All is the registry of scenarios.
-var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}, StreamUnclosed{}, NetHTTPLRU{}, RetryDuplicates{}, Timeouts{}}
+var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}, StreamUnclosed{}, NetHTTPLRU{}, RetryDuplicates{}, Timeouts{}, DefaultMaxConns{}}
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {

@@ -1,3 +1,5 @@
+//go:build !fasthttp_old
+
 package scenarios
 
 import (

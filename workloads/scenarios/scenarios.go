@@ -45,8 +45,11 @@ type Scenario interface {
 	Diagnose(c ClientConfig) []Exposure
 }
 
-// All is the registry of scenarios.
-var All = []Scenario{NoFreeConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, UnreadBody{}, RequestCtxEscape{}, KeepAliveOff{}, PortExhaustion{}, StreamUnclosed{}, NetHTTPLRU{}, RetryDuplicates{}, Timeouts{}, DefaultMaxConns{}}
+// All is the registry of scenarios; recentFasthttp are those that need a
+// fasthttp API older releases lack (built out with -tags fasthttp_old, as
+// the release sweep does for them).
+var All = append([]Scenario{NoFreeConns{}, DefaultMaxConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, PortExhaustion{}, UnreadBody{},
+	KeepAliveOff{}, NetHTTPLRU{}, Timeouts{}, RequestCtxEscape{}}, recentFasthttp...)
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {

@@ -44,7 +44,7 @@ func (PortExhaustion) Fix() string {
 }
 
 const (
-	ppCallers, ppPer = 32, 300
+	ppCallers, ppPer = 32, 150
 	// ppMaxPer bounds a churning row, which stops at its first
 	// EADDRNOTAVAIL: how soon the ports run out depends on the machine's
 	// load (a busy machine churns less), not whether they do.

@@ -1,60 +1,40 @@
 package report
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/poolbench/poolbench/workloads/observe"
 	"github.com/poolbench/poolbench/workloads/scenarios"
 )
 
-// scenarioLine is one line of scenarios.json (poolbench scenarios -json),
-// read with the scenarios package's own types, so the observer's socket
-// timelines and phase tables come through.
-type scenarioLine struct {
-	Name, Problem, Fix, Verdict string
-	Outcome                     *scenarios.Outcome
+// clientFailures: each client pool failure and its fix, from scenarios.json
+// (poolbench scenarios -json).
+func clientFailures(b *builder) {
+	s, missing := scenariosSection(b.r)
+	b.rep.Missing = append(b.rep.Missing, missing...)
+	if s != nil {
+		b.add(s)
+	}
 }
 
-// scenariosSection builds the client pool failures section from the run
-// folder's scenarios.json: per scenario its before/after table with the
-// observer's columns, what was measured, the phase table where a scenario
-// has one, and a socket-state timeline chart (TIME_WAIT, ESTABLISHED,
-// CLOSE_WAIT per side over time) for each scenario whose rows were
-// sampled. missing says what could not be shown.
-func scenariosSection(dir string) (s *Section, missing []string) {
+// scenariosSection builds the client pool failures section from the run's
+// scenarios.json: per scenario its before/after table with the observer's
+// columns, what was measured, the phase table where a scenario has one, and
+// a socket-state timeline chart (TIME_WAIT, ESTABLISHED, CLOSE_WAIT per side
+// over time) for each scenario whose rows were sampled. missing says what
+// could not be shown; Read already said what scenarios.json lacks.
+func scenariosSection(r *Run) (s *Section, missing []string) {
 	s = &Section{ID: "scenarios", Title: "Client pool failures: before and after",
 		Intro: "Each scenario runs a failing config and its fix against a real server on loopback (poolbench scenarios); " +
 			"the observer counts reuse per request, the server's concurrent handlers and duplicate requests, and the kernel's socket states on each side of the server port. " +
 			"TIME_WAIT sits with the side that closed first."}
-	f, err := os.Open(filepath.Join(dir, "scenarios.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, []string{fmt.Sprintf("%s: no scenarios.json in the run (poolbench scenarios -json > %s/scenarios.json)", s.Title, dir)}
+	if !r.HasScenarios {
+		return nil, []string{fmt.Sprintf("%s: no scenarios.json in the run (poolbench scenarios -json > %s/scenarios.json)", s.Title, r.Dir)}
 	}
-	if err != nil {
-		return nil, []string{fmt.Sprintf("%s: %v", s.Title, err)}
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for n := 1; sc.Scan(); n++ {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Outcome != nil {
+			missing = append(missing, addScenario(s, &r.Scenarios[i])...)
 		}
-		var l scenarioLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Outcome == nil || l.Name == "" {
-			missing = append(missing, fmt.Sprintf("%s: scenarios.json line %d is not a scenario outcome (%v)", s.Title, n, err))
-			continue
-		}
-		missing = append(missing, addScenario(s, &l)...)
-	}
-	if err := sc.Err(); err != nil {
-		missing = append(missing, fmt.Sprintf("%s: reading scenarios.json: %v", s.Title, err))
 	}
 	if len(s.Tables) == 0 {
 		return nil, missing
@@ -63,7 +43,7 @@ func scenariosSection(dir string) (s *Section, missing []string) {
 }
 
 // addScenario adds one scenario's tables and chart to s.
-func addScenario(s *Section, l *scenarioLine) (missing []string) {
+func addScenario(s *Section, l *Scenario) (missing []string) {
 	o := l.Outcome
 	t := Table{Caption: fmt.Sprintf("%s: %s — fix: %s — %s", l.Name, l.Problem, l.Fix, l.Verdict), Header: scenarios.TableHeader}
 	for i := range o.Rows {

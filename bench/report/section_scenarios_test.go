@@ -2,8 +2,6 @@ package report
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +29,7 @@ func TestScenariosSection(t *testing.T) {
 		Phase: &scenarios.Phase{ServerIdle: 200 * time.Millisecond, Gaps: []time.Duration{50 * time.Millisecond, 350 * time.Millisecond},
 			ClientIdles: []time.Duration{0}, Cells: [][]scenarios.PhaseCell{{{Requests: 3}, {Requests: 3, Failed: 1, DeadReuses: 1, Predicted: true}}}}}
 	var b strings.Builder
-	for _, l := range []scenarioLine{{Name: "timewait_churn", Problem: "p", Fix: "f", Verdict: "ok", Outcome: churn}, {Name: "idle_mismatch", Outcome: idle}} {
+	for _, l := range []Scenario{{Name: "timewait_churn", Problem: "p", Fix: "f", Verdict: "ok", Outcome: churn}, {Name: "idle_mismatch", Outcome: idle}} {
 		j, err := json.Marshal(l)
 		if err != nil {
 			t.Fatal(err)
@@ -40,15 +38,14 @@ func TestScenariosSection(t *testing.T) {
 		b.WriteString("\n")
 	}
 	b.WriteString("not json\n")
-	if err := os.WriteFile(filepath.Join(dir, "scenarios.json"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+	r := &Run{Dir: dir, HasScenarios: true}
+	r.Scenarios, r.Missing = readScenarios([]byte(b.String()), nil)
+	if len(r.Scenarios) != 2 || !strings.Contains(strings.Join(r.Missing, "\n"), "only 2 scenario(s) readable") {
+		t.Errorf("read %d scenarios, missing %v: want 2 and the junk after them named", len(r.Scenarios), r.Missing)
 	}
-	s, missing := scenariosSection(dir)
-	if s == nil {
-		t.Fatalf("no section; missing %v", missing)
-	}
-	if len(missing) != 1 || !strings.Contains(missing[0], "line 3") {
-		t.Errorf("missing = %v, want the junk line 3 named", missing)
+	s, missing := scenariosSection(r)
+	if s == nil || len(missing) != 0 {
+		t.Fatalf("section %v; missing %v: want a section and nothing missing", s, missing)
 	}
 	if len(s.Charts) != 1 || !strings.Contains(string(s.Charts[0].SVG), "<svg") || s.Charts[0].Points != 16 {
 		t.Fatalf("charts %d (points %v): want one timeline with before's client TIME_WAIT and ESTABLISHED (16 points)", len(s.Charts), s.Charts)
@@ -66,7 +63,7 @@ func TestScenariosSection(t *testing.T) {
 			t.Errorf("section lacks %q:\n%s", want, text)
 		}
 	}
-	if s, missing := scenariosSection(t.TempDir()); s != nil || len(missing) != 1 || !strings.Contains(missing[0], "no scenarios.json") {
+	if s, missing := scenariosSection(&Run{Dir: t.TempDir()}); s != nil || len(missing) != 1 || !strings.Contains(missing[0], "no scenarios.json") {
 		t.Errorf("empty run: section %v, missing %v: want none and the file named", s, missing)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 	"github.com/poolbench/poolbench/bench/gate"
 	"github.com/poolbench/poolbench/bench/report"
 	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads/clients"
 )
 
@@ -45,10 +47,11 @@ type Config struct {
 	Matrix bench.Spec
 	// Profile adds one allocation profile per in-process cell.
 	Profile bool
-	// Proc runs the process layer, ProcCount times per cell, with
-	// ProcFlags added to `poolbench run`.
+	// Proc runs the process layer, ProcCount times per cell, narrowed by
+	// ProcScope, with ProcFlags added to `poolbench run` last (they win).
 	Proc      bool
 	ProcCount int
+	ProcScope ProcScope
 	ProcFlags []string
 	// Poolbench is the poolbench binary the process layer runs.
 	Poolbench string
@@ -56,6 +59,30 @@ type Config struct {
 	// a terminal (a bar instead of lines).
 	Out, Err io.Writer
 	TTY      bool
+}
+
+// ProcScope is what the in-process matrix's flags narrow in the process
+// layer; empty fields keep `poolbench run`'s defaults (every model, the app
+// route, keep-alive at 1,16,64,256,1024 connections).
+type ProcScope struct {
+	// Models and Routes replace the matrix's models and routes (-models,
+	// -routes) of every process run.
+	Models, Routes string
+	// KeepaliveConns replaces the keep-alive sweep (-keepalive-conns).
+	KeepaliveConns string
+	// Variants are the app variants (-variants: default, all or a list)
+	// the process layer runs besides all switches on, in their own
+	// `poolbench run`: keep-alive at VariantConns connections only, on the
+	// routes the switches apply to. The sweep runs all switches on.
+	Variants     string
+	VariantConns int
+}
+
+// procRun is one `poolbench run` of the process layer.
+type procRun struct {
+	step  string
+	args  []string // after run -json -out <dir> -count <n>
+	cells int
 }
 
 // FindingError is a run that finished with a finding (a failed benchmark):
@@ -72,8 +99,8 @@ func (e *UsageError) Error() string { return e.Msg }
 // plan is a validated Config.
 type plan struct {
 	Config
-	cells     []bench.Cell
-	procCells int // -1: unknown
+	cells []bench.Cell
+	procs []procRun
 }
 
 // Validate checks every setting before anything runs or is written.
@@ -97,13 +124,81 @@ func (c Config) validate() (*plan, error) {
 		if c.ProcCount < 1 {
 			return nil, &UsageError{fmt.Sprintf("-proc-count %d: want runs per cell ≥ 1, e.g. 5", c.ProcCount)}
 		}
-		n, err := procCells(c.ProcFlags)
-		if err != nil {
-			return nil, &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
+		if p.procs, err = c.procRuns(); err != nil {
+			return nil, err
 		}
-		p.procCells = n
 	}
 	return p, nil
+}
+
+// procRuns are the process layer's `poolbench run`s: the sweep (every
+// workload, all switches on) and, if ProcScope asks for variants other than
+// all-on, the variants at keep-alive VariantConns connections.
+func (c Config) procRuns() ([]procRun, error) {
+	s := c.ProcScope
+	var scope []string
+	if s.Models != "" {
+		scope = append(scope, "-models", s.Models)
+	}
+	sweep := slices.Clone(scope)
+	if s.Routes != "" {
+		sweep = append(sweep, "-routes", s.Routes)
+	}
+	if s.KeepaliveConns != "" {
+		sweep = append(sweep, "-keepalive-conns", s.KeepaliveConns)
+	}
+	sweep = append(sweep, c.ProcFlags...)
+	n, err := procCells(sweep)
+	if err != nil {
+		return nil, c.procFlagsError(err)
+	}
+	runs := []procRun{{step: "process layer", args: sweep, cells: n}}
+	vs, err := app.ParseVariants(s.Variants)
+	if err != nil {
+		return nil, &UsageError{fmt.Sprintf("-variants %q: %v", s.Variants, err)}
+	}
+	var list []string
+	for _, v := range vs {
+		if v != app.AllOn {
+			list = append(list, v.String())
+		}
+	}
+	routes := s.Routes
+	if routes == "" {
+		routes = runner.DefaultMatrix().Routes
+	}
+	rs, err := app.Routes.Parse(routes)
+	if err != nil {
+		return nil, &UsageError{fmt.Sprintf("-routes %q: %v", routes, err)}
+	}
+	var switched []string
+	for _, r := range rs {
+		if r.Variants {
+			switched = append(switched, r.Name)
+		}
+	}
+	if s.Variants == "" || len(list) == 0 || len(switched) == 0 {
+		return runs, nil
+	}
+	if s.VariantConns < 1 {
+		return nil, &UsageError{fmt.Sprintf("-proc-variant-conns %d: want a keep-alive connection count ≥ 1, e.g. 64", s.VariantConns)}
+	}
+	variants := append(slices.Clone(scope), "-routes", strings.Join(switched, ","))
+	variants = append(append(variants, c.ProcFlags...),
+		"-loads", "keepalive", "-keepalive-conns", strconv.Itoa(s.VariantConns), "-variants", strings.Join(list, ";"))
+	if n, err = procCells(variants); err != nil {
+		return nil, c.procFlagsError(err)
+	}
+	return append(runs, procRun{step: "process variants", args: variants, cells: n}), nil
+}
+
+// procFlagsError is a process matrix error, naming -proc-flags when it has
+// any (the other process flags come from the in-process ones, checked first).
+func (c Config) procFlagsError(err error) error {
+	if len(c.ProcFlags) == 0 {
+		return &UsageError{"process layer: " + err.Error()}
+	}
+	return &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
 }
 
 // procCells counts the process layer's cells from the matrix flags among
@@ -208,13 +303,19 @@ func (p *plan) run(ctx context.Context) error {
 		}
 	}
 	if p.Proc {
-		fmt.Fprintf(p.Err, "poolbench: process layer (poolbench run -count %d %s)\n", p.ProcCount, strings.Join(p.ProcFlags, " "))
-		args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, p.ProcFlags...)
-		if err := p.poolbenchRun(ctx, "process", p.procCells*p.ProcCount, args); err != nil {
-			return err
+		for _, r := range p.procs {
+			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, p.ProcCount, p.ProcCount, strings.Join(r.args, " "))
+			args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, r.args...)
+			if err := p.poolbenchRun(ctx, r.step, r.cells*p.ProcCount, args); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(p.Err, "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)")
-		args = ProfileArgs(p.Dir, nil)
+		var extra []string
+		if p.ProcScope.Models != "" {
+			extra = []string{"-models", p.ProcScope.Models}
+		}
+		args := ProfileArgs(p.Dir, extra)
 		n, err := procCells(args[1:])
 		if err != nil {
 			return err

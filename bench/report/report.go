@@ -38,12 +38,13 @@ type Table struct {
 // sections are the report's parts in order, one file each, each over one
 // kind of cell of the run.
 var sections = []func(*builder){
-	throughput, // throughput.go
-	bursty,     // bursty.go
-	allocs,     // allocs.go
-	idle,       // idle.go
-	clients,    // clients.go
-	scenarios,  // scenarios.go
+	throughput,     // throughput.go
+	bursty,         // bursty.go
+	allocs,         // allocs.go
+	techniquesProc, // techniques_proc.go
+	idle,           // idle.go
+	clients,        // clients.go
+	scenarios,      // scenarios.go
 }
 
 // Build turns a run into a report. Sections without data are left out and

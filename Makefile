@@ -10,8 +10,9 @@ SHELL := /bin/bash
 #   CONNS      in-process connection counts (default 1,16,256); when set, also
 #              the process layer's keep-alive sweep (default 1,16,64,256,1024)
 #   VARIANTS   app variants: in-process, and the process layer at keep-alive
-#              PROC_VARIANT_CONNS connections (default: each switch off alone,
-#              all on, all off; all-on runs no process variant cells)
+#              PROC_VARIANT_CONNS connections, PROC_VARIANT_COUNT runs each
+#              (default: each switch off alone, all on, all off; all-on runs
+#              no process variant cells)
 #   TRANSPORTS, LOADS   in-process only
 COUNT      ?= 6
 BENCHTIME  ?= 100ms
@@ -35,6 +36,7 @@ GATE_FLAGS ?=
 PROC          ?= 1
 PROC_COUNT    ?= 5
 PROC_VARIANT_CONNS ?= 64
+PROC_VARIANT_COUNT ?= 3
 PROC_FLAGS    ?=
 PROFILE_FLAGS ?=
 
@@ -57,6 +59,7 @@ COUNT      := 1
 BENCHTIME  := 50ms
 CONNS      := 16,256
 PROC_COUNT := 1
+PROC_VARIANT_COUNT := 1
 PROC_FLAGS := -duration 1s -warmup 200ms -shortlived-conns 16 -idle-conns 1000 -gaps 2s
 endif
 
@@ -72,11 +75,11 @@ help: ## List the targets and the variables they read.
 	@echo "Variables (current values; empty: each layer's default, see poolbench bench -h):"
 	@echo "  bench:   MODELS=$(MODELS) ROUTES=$(ROUTES)   (both layers)"
 	@echo "           CONNS=$(CONNS)   (in-process; when set, also the process keep-alive sweep)"
-	@echo "           VARIANTS=$(VARIANTS)   (in-process; process: keep-alive at PROC_VARIANT_CONNS=$(PROC_VARIANT_CONNS))"
+	@echo "           VARIANTS=$(VARIANTS)   (in-process; process: keep-alive at PROC_VARIANT_CONNS=$(PROC_VARIANT_CONNS), PROC_VARIANT_COUNT=$(PROC_VARIANT_COUNT) runs)"
 	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS)   (in-process only)"
 	@echo "           COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) PROFILE=$(PROFILE)   (in-process)"
 	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'   (process layer)"
-	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16,256 PROC_COUNT=1, 1s process windows)"
+	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16,256 PROC_COUNT=PROC_VARIANT_COUNT=1, 1s process windows)"
 	@echo "  profile: PROFILE_FLAGS='$(PROFILE_FLAGS)'"
 	@echo "  report:  RUN=$(RUN) FORCE=$(FORCE)   pprof: RUN=$(RUN) CELL=$(CELL) KIND=$(KIND)"
 	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'   (cells: GATE_FLAGS='-models … -routes … -conns …')"
@@ -84,7 +87,7 @@ help: ## List the targets and the variables they read.
 
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
-	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' $(if $(CONNS),-conns '$(CONNS)') $(if $(MODELS),-models '$(MODELS)') $(if $(ROUTES),-routes '$(ROUTES)') $(if $(TRANSPORTS),-transports '$(TRANSPORTS)') $(if $(LOADS),-loads '$(LOADS)') -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-variant-conns '$(PROC_VARIANT_CONNS)' -proc-flags '$(PROC_FLAGS)'
+	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' $(if $(CONNS),-conns '$(CONNS)') $(if $(MODELS),-models '$(MODELS)') $(if $(ROUTES),-routes '$(ROUTES)') $(if $(TRANSPORTS),-transports '$(TRANSPORTS)') $(if $(LOADS),-loads '$(LOADS)') -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-variant-conns '$(PROC_VARIANT_CONNS)' -proc-variant-count '$(PROC_VARIANT_COUNT)' -proc-flags '$(PROC_FLAGS)'
 
 .PHONY: report
 report: ## Write report.html and report.md for RUN (default: the newest run; results/reference needs FORCE=1).

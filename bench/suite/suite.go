@@ -76,13 +76,17 @@ type ProcScope struct {
 	// routes the switches apply to. The sweep runs all switches on.
 	Variants     string
 	VariantConns int
+	// VariantCount is the runs per variant cell; 0 is the sweep's
+	// ProcCount. Fewer than the sweep keeps make bench under 15 minutes.
+	VariantCount int
 }
 
 // procRun is one `poolbench run` of the process layer.
 type procRun struct {
 	step  string
-	args  []string // after run -json -out <dir> -count <n>
+	args  []string // after run -json -out <dir> -count <count>
 	cells int
+	count int
 }
 
 // FindingError is a run that finished with a finding (a failed benchmark):
@@ -152,7 +156,7 @@ func (c Config) procRuns() ([]procRun, error) {
 	if err != nil {
 		return nil, c.procFlagsError(err)
 	}
-	runs := []procRun{{step: "process layer", args: sweep, cells: n}}
+	runs := []procRun{{step: "process layer", args: sweep, cells: n, count: c.ProcCount}}
 	vs, err := app.ParseVariants(s.Variants)
 	if err != nil {
 		return nil, &UsageError{fmt.Sprintf("-variants %q: %v", s.Variants, err)}
@@ -183,13 +187,20 @@ func (c Config) procRuns() ([]procRun, error) {
 	if s.VariantConns < 1 {
 		return nil, &UsageError{fmt.Sprintf("-proc-variant-conns %d: want a keep-alive connection count ≥ 1, e.g. 64", s.VariantConns)}
 	}
+	count := s.VariantCount
+	if count == 0 {
+		count = c.ProcCount
+	}
+	if count < 1 {
+		return nil, &UsageError{fmt.Sprintf("-proc-variant-count %d: want runs per variant cell ≥ 1, e.g. 3", s.VariantCount)}
+	}
 	variants := append(slices.Clone(scope), "-routes", strings.Join(switched, ","))
 	variants = append(append(variants, c.ProcFlags...),
 		"-loads", "keepalive", "-keepalive-conns", strconv.Itoa(s.VariantConns), "-variants", strings.Join(list, ";"))
 	if n, err = procCells(variants); err != nil {
 		return nil, c.procFlagsError(err)
 	}
-	return append(runs, procRun{step: "process variants", args: variants, cells: n}), nil
+	return append(runs, procRun{step: "process variants", args: variants, cells: n, count: count}), nil
 }
 
 // procFlagsError is a process matrix error, naming -proc-flags when it has
@@ -304,9 +315,9 @@ func (p *plan) run(ctx context.Context) error {
 	}
 	if p.Proc {
 		for _, r := range p.procs {
-			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, p.ProcCount, p.ProcCount, strings.Join(r.args, " "))
-			args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, r.args...)
-			if err := p.poolbenchRun(ctx, r.step, r.cells*p.ProcCount, args); err != nil {
+			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, r.count, r.count, strings.Join(r.args, " "))
+			args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(r.count)}, r.args...)
+			if err := p.poolbenchRun(ctx, r.step, r.cells*r.count, args); err != nil {
 				return err
 			}
 		}

@@ -112,7 +112,7 @@ func TestProcRuns(t *testing.T) {
 		cells       []int // per run: sweep, variants
 		variantArgs string
 	}{
-		{"default", ProcScope{Variants: "default", VariantConns: 64}, nil, []int{sweep, models * oneOff},
+		{"default", ProcScope{Variants: "default", VariantConns: 64, VariantCount: 3}, nil, []int{sweep, models * oneOff},
 			"-routes app -loads keepalive -keepalive-conns 64 -variants " + variantList(app.OneOff()[1:])},
 		{"all-on only", ProcScope{Variants: "all-on", VariantConns: 64}, nil, []int{sweep}, ""},
 		{"no switched route", ProcScope{Routes: "plaintext", Variants: "default", VariantConns: 64}, nil, []int{-1}, ""},
@@ -123,7 +123,7 @@ func TestProcRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			runs, err := Config{ProcScope: tt.scope, ProcFlags: tt.flags}.procRuns()
+			runs, err := Config{ProcCount: 5, ProcScope: tt.scope, ProcFlags: tt.flags}.procRuns()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,6 +133,18 @@ func TestProcRuns(t *testing.T) {
 			for i, want := range tt.cells {
 				if want >= 0 && runs[i].cells != want {
 					t.Errorf("run %d (%s): %d cells, want %d", i, strings.Join(runs[i].args, " "), runs[i].cells, want)
+				}
+			}
+			if runs[0].count != 5 {
+				t.Errorf("the sweep runs %d times per cell, want -proc-count's 5", runs[0].count)
+			}
+			if len(runs) > 1 {
+				want := tt.scope.VariantCount
+				if want == 0 {
+					want = 5
+				}
+				if runs[1].count != want {
+					t.Errorf("the variant cells run %d times, want %d", runs[1].count, want)
 				}
 			}
 			if tt.variantArgs != "" {
@@ -173,6 +185,7 @@ func TestRunRefusesBeforeWriting(t *testing.T) {
 		{"proc flags", func(c *Config) { c.ProcFlags = []string{"-loads", "nope"} }, `-proc-flags "-loads nope"`},
 		{"proc variants", func(c *Config) { c.ProcScope.Variants = "pool=maybe" }, `-variants "pool=maybe"`},
 		{"proc variant conns", func(c *Config) { c.ProcScope.VariantConns = 0 }, "-proc-variant-conns 0"},
+		{"proc variant count", func(c *Config) { c.ProcScope.VariantCount = -1 }, "-proc-variant-count -1"},
 		{"proc keepalive conns", func(c *Config) { c.ProcScope.KeepaliveConns = "x" }, `-keepalive-conns "x"`},
 	}
 	for _, tt := range tests {

@@ -43,8 +43,9 @@ What the matrix flags narrow:
               keep-alive sweep (default 1,16,64,256,1024); other process
               workloads keep theirs
   -variants   the in-process matrix, and the process layer's variant cells:
-              keep-alive at -proc-variant-conns connections only, beside the
-              sweep, which runs all switches on (-variants all-on: none)
+              keep-alive at -proc-variant-conns connections only,
+              -proc-variant-count runs each, beside the sweep, which runs all
+              switches on (-variants all-on: no variant cells)
   -transports, -loads   the in-process layer only (the process layer runs
               over TCP, every workload; narrow it with -proc-flags '-loads …')
 The client matrix and the technique micro-benchmarks are not narrowed.
@@ -70,6 +71,7 @@ flags:`)
 	fs.BoolVar(&c.Proc, "proc", true, "run the process layer (poolbench run) and its server-only profiles")
 	fs.IntVar(&c.ProcCount, "proc-count", 5, "process layer: runs per cell")
 	fs.IntVar(&c.ProcScope.VariantConns, "proc-variant-conns", 64, "process layer: keep-alive connections of the variant cells")
+	fs.IntVar(&c.ProcScope.VariantCount, "proc-variant-count", 3, "process layer: runs per variant cell (0: -proc-count)")
 	procFlags := fs.String("proc-flags", "", "process layer: more poolbench run flags, space-separated, last (they win), e.g. '-duration 1s -keepalive-conns 16'")
 	fs.StringVar(&c.Dir, "out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	only := fs.String("only", "", "run one part only: profile (make profile: server-only profiling runs, with -proc-flags)")

@@ -108,6 +108,7 @@ gate: ## Gate the working tree against BASE (a git rev), interleaved; exit 1 on 
 
 .PHONY: compare
 compare: ## Compare two runs side by side: make compare A=results/<run> B=results/<run> [MD=1 for markdown].
+	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A and B to runs, e.g. make compare A=results/reference B=results/<run-id>" >&2; exit 2; }
 	@$(BUILD) && $(POOLBENCH) compare $(if $(MD),-md) "$(A)" "$(B)"
 
 .PHONY: test

@@ -53,7 +53,7 @@ func (p *plan) tables(ctx context.Context, out, techniques string) {
 		[]string{"-col", "/switch", "-filter", ".unit:(sec/op OR allocs/op)"})
 	fmt.Fprintf(p.Out, "\nReport: %s/report.html (open from disk) and %s/report.md\n", p.Dir, p.Dir)
 	fmt.Fprintln(p.Out, "More slices (README, 'Reading results'):")
-	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Proc /load:keepalive' -col /model -row /conns %s\n", out)
+	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Proc /client:driver /load:keepalive %s' -col /model -row /conns %s\n", allOn(), out)
 	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Server /conv:on /reuse:on' -col '/pool@(off on)' -row /model,/transport,/load,/conns %s\n", out)
 }
 

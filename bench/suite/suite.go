@@ -152,20 +152,25 @@ func (c Config) procRuns() ([]procRun, error) {
 		sweep = append(sweep, "-keepalive-conns", s.KeepaliveConns)
 	}
 	sweep = append(sweep, c.ProcFlags...)
-	n, err := procCells(sweep)
+	sweepCells, err := procMatrix(sweep)
 	if err != nil {
 		return nil, c.procFlagsError(err)
 	}
-	runs := []procRun{{step: "process layer", args: sweep, cells: n, count: c.ProcCount}}
+	runs := []procRun{{step: "process layer", args: sweep, cells: len(sweepCells), count: c.ProcCount}}
 	vs, err := app.ParseVariants(s.Variants)
 	if err != nil {
 		return nil, &UsageError{fmt.Sprintf("-variants %q: %v", s.Variants, err)}
 	}
+	// All on at VariantConns is what the variants are read against: run it
+	// with them unless the sweep has it.
 	var list []string
 	for _, v := range vs {
 		if v != app.AllOn {
 			list = append(list, v.String())
 		}
+	}
+	if len(list) > 0 && !hasKeepaliveAllOn(sweepCells, s.VariantConns) {
+		list = append([]string{"all-on"}, list...)
 	}
 	routes := s.Routes
 	if routes == "" {
@@ -197,10 +202,40 @@ func (c Config) procRuns() ([]procRun, error) {
 	variants := append(slices.Clone(scope), "-routes", strings.Join(switched, ","))
 	variants = append(append(variants, c.ProcFlags...),
 		"-loads", "keepalive", "-keepalive-conns", strconv.Itoa(s.VariantConns), "-variants", strings.Join(list, ";"))
-	if n, err = procCells(variants); err != nil {
+	n, err := procCells(variants)
+	if err != nil {
 		return nil, c.procFlagsError(err)
 	}
 	return append(runs, procRun{step: "process variants", args: variants, cells: n, count: count}), nil
+}
+
+// windowFlags picks -duration and -warmup, with their values, from
+// `poolbench run` flags.
+func windowFlags(flags []string) []string {
+	var out []string
+	for i := 0; i < len(flags); i++ {
+		name, _, hasVal := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		if !strings.HasPrefix(flags[i], "-") || (name != "duration" && name != "warmup") {
+			continue
+		}
+		out = append(out, flags[i])
+		if !hasVal && i+1 < len(flags) {
+			i++
+			out = append(out, flags[i])
+		}
+	}
+	return out
+}
+
+// hasKeepaliveAllOn reports whether cells hold a keep-alive cell at conns
+// connections with every switch on.
+func hasKeepaliveAllOn(cells []runner.Cell, conns int) bool {
+	for _, c := range cells {
+		if c.Load.Name() == "keepalive" && c.Conns == conns && c.Variant != nil && *c.Variant == app.AllOn {
+			return true
+		}
+	}
+	return false
 }
 
 // procFlagsError is a process matrix error, naming -proc-flags when it has
@@ -216,6 +251,12 @@ func (c Config) procFlagsError(err error) error {
 // flags (the rest are `poolbench run`'s to check), validating their values.
 // The matrix's flags are the ones runner.MatrixSpec registers.
 func procCells(flags []string) (int, error) {
+	cells, err := procMatrix(flags)
+	return len(cells), err
+}
+
+// procMatrix is the process layer's cells from the matrix flags among flags.
+func procMatrix(flags []string) ([]runner.Cell, error) {
 	spec := runner.DefaultMatrix()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -233,20 +274,16 @@ func procCells(flags []string) (int, error) {
 		matrix = append(matrix, flags[i])
 		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !hasVal && !isBool {
 			if i+1 >= len(flags) {
-				return 0, fmt.Errorf("-%s has no value", name)
+				return nil, fmt.Errorf("-%s has no value", name)
 			}
 			i++
 			matrix = append(matrix, flags[i])
 		}
 	}
 	if err := fs.Parse(matrix); err != nil {
-		return 0, err
+		return nil, err
 	}
-	cells, err := spec.Cells()
-	if err != nil {
-		return 0, err
-	}
-	return len(cells), nil
+	return spec.Cells()
 }
 
 // Run runs the pipeline. Errors: *UsageError before anything ran, ctx's
@@ -322,9 +359,10 @@ func (p *plan) run(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintln(p.Err, "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)")
-		var extra []string
+		// The profiles' windows follow the timing runs' (QUICK's 1s).
+		extra := windowFlags(p.ProcFlags)
 		if p.ProcScope.Models != "" {
-			extra = []string{"-models", p.ProcScope.Models}
+			extra = append(extra, "-models", p.ProcScope.Models)
 		}
 		args := ProfileArgs(p.Dir, extra)
 		n, err := procCells(args[1:])

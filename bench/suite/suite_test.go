@@ -117,8 +117,9 @@ func TestProcRuns(t *testing.T) {
 		{"all-on only", ProcScope{Variants: "all-on", VariantConns: 64}, nil, []int{sweep}, ""},
 		{"no switched route", ProcScope{Routes: "plaintext", Variants: "default", VariantConns: 64}, nil, []int{-1}, ""},
 		{"one model, one conns", ProcScope{Models: "fasthttp", KeepaliveConns: "16", Variants: "pool=off", VariantConns: 32},
-			[]string{"-loads", "keepalive", "-keepalive-conns", "16,256"}, []int{2, 1},
-			"-models fasthttp -routes app -loads keepalive -keepalive-conns 16,256 -loads keepalive -keepalive-conns 32 -variants " + app.AllOn.With(app.Pool, false).String()},
+			[]string{"-loads", "keepalive", "-keepalive-conns", "16,256"}, []int{2, 2},
+			// all on at 32 is not in the sweep: it runs with the variant.
+			"-models fasthttp -routes app -loads keepalive -keepalive-conns 16,256 -loads keepalive -keepalive-conns 32 -variants all-on;" + app.AllOn.With(app.Pool, false).String()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +154,14 @@ func TestProcRuns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWindowFlags(t *testing.T) {
+	t.Parallel()
+	got := strings.Join(windowFlags(strings.Fields("-duration 1s -warmup=200ms -keepalive-conns 16 --duration 2s -gaps 2s")), " ")
+	if want := "-duration 1s -warmup=200ms --duration 2s"; got != want {
+		t.Errorf("windowFlags = %q, want %q", got, want)
 	}
 }
 

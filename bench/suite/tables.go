@@ -42,7 +42,7 @@ func (p *plan) tables(ctx context.Context, out, techniques string) {
 	}
 	if len(p.procs) > 1 {
 		keys := app.SwitchKeys()
-		p.benchstat(ctx, fmt.Sprintf("process layer: what each technique buys under real sockets (keepalive, %d conns; rows: switches)", p.ProcScope.VariantConns), out,
+		p.benchstat(ctx, fmt.Sprintf("process layer: what each technique buys under real sockets (keepalive, %d conns; rows: %s on/off)", p.ProcScope.VariantConns, strings.Join(keys, " ")), out,
 			[]string{"-filter", fmt.Sprintf(".name:Proc /client:driver /load:keepalive /conns:%d .unit:(req/s OR cpu-ns/op OR allocs/op)", p.ProcScope.VariantConns),
 				"-col", "/model", "-row", "/" + strings.Join(keys, ",/")})
 	}

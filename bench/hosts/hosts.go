@@ -264,7 +264,11 @@ func (p *Process) Stop(grace time.Duration) error {
 // Output runs argv on the host to completion and returns its stdout; the
 // error carries the last line of its stderr.
 func (h Host) Output(ctx context.Context, argv []string, stdin io.Reader) ([]byte, error) {
-	full := h.Command(argv, time.Time{})
+	// Run to completion, so no stop wrapper: its stdin is the command's.
+	full := append(append([]string(nil), h.Prefix...), argv...)
+	if h.IsSSH() {
+		full = append(append([]string(nil), h.Prefix...), ShellJoin(argv))
+	}
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
 	cmd.Stdin = stdin
 	var stderr strings.Builder

@@ -1,0 +1,132 @@
+package crossover
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// falling is a ratio that falls with log2(conns): 2.0 at 1 connection,
+// 0.25 less per doubling, so it crosses 1.2 at 2^3.2 ≈ 9.19 connections;
+// noise is Gaussian with standard deviation sd.
+func falling(seed uint64, sd float64) (Measure, *int) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	calls := 0
+	return func(_ context.Context, conns int) (float64, error) {
+		calls++
+		return 2.0 - 0.25*math.Log2(float64(conns)) + rng.NormFloat64()*sd, nil
+	}, &calls
+}
+
+func TestFindKnownCrossing(t *testing.T) {
+	t.Parallel()
+	truth := math.Exp2(3.2)
+	for _, tt := range []struct {
+		name   string
+		assume benchmath.Assumption
+		sd     float64
+		seed   uint64
+	}{
+		{"median quiet", benchmath.AssumeNothing, 0.02, 1},
+		{"median noisy", benchmath.AssumeNothing, 0.08, 2},
+		{"mean noisy", benchmath.AssumeNormal, 0.08, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, calls := falling(tt.seed, tt.sd)
+			r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: 1.2, Assumption: tt.assume, Budget: 400, MaxRepeats: 30}, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("bracket %d..%d, estimate %.2f (truth %.2f), %d samples, %d probes", r.Lower, r.Upper, r.Estimate, truth, r.Samples, len(r.Curve))
+			if !r.Found {
+				t.Fatalf("no crossing found, want one at %.2f", truth)
+			}
+			// Either a bracket around the truth, or one point whose ratio
+			// stayed within the noise of the threshold.
+			if r.Lower == r.Upper {
+				for _, p := range r.Curve {
+					if p.Conns == r.Lower && p.Side != Unclear {
+						t.Errorf("single-point crossing at %d, but that point is %v", p.Conns, p.Side)
+					}
+				}
+			} else if float64(r.Lower) > truth || float64(r.Upper) < truth {
+				t.Fatalf("bracket %d..%d, want it around %.2f", r.Lower, r.Upper, truth)
+			}
+			if r.Upper-r.Lower > 1 && float64(r.Upper) > float64(r.Lower)*1.1 && r.Lower != r.Upper {
+				t.Errorf("bracket %d..%d wider than the resolution", r.Lower, r.Upper)
+			}
+			if math.Abs(r.Estimate-truth) > 0.25*truth {
+				t.Errorf("estimate %.2f, want within 25%% of %.2f", r.Estimate, truth)
+			}
+			if r.Samples != *calls || r.Samples > 400 {
+				t.Errorf("reported %d samples, measured %d times, budget 400", r.Samples, *calls)
+			}
+			for i, p := range r.Curve {
+				if i > 0 && p.Conns <= r.Curve[i-1].Conns {
+					t.Errorf("curve not sorted by connections: %d after %d", p.Conns, r.Curve[i-1].Conns)
+				}
+				if p.Side != Unclear && (p.Lo > p.Center || p.Hi < p.Center) {
+					t.Errorf("point %d: center %g outside its interval [%g, %g]", p.Conns, p.Center, p.Lo, p.Hi)
+				}
+				want := Below
+				if float64(p.Conns) < truth {
+					want = Above
+				}
+				if p.Side != Unclear && p.Side != want {
+					t.Errorf("point %d is %v, want %v", p.Conns, p.Side, want)
+				}
+				if len(p.Samples) < 3 {
+					t.Errorf("point %d has %d samples, want ≥ 3", p.Conns, len(p.Samples))
+				}
+			}
+		})
+	}
+}
+
+func TestFindNoCrossing(t *testing.T) {
+	t.Parallel()
+	m, _ := falling(4, 0.02)
+	shifted := func(ctx context.Context, c int) (float64, error) { v, err := m(ctx, c); return v + 5, err }
+	r, err := Find(context.Background(), Config{Min: 1, Max: 256, Threshold: 1.2}, shifted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Found || len(r.Curve) != 2 || r.Curve[0].Side != Above || r.Curve[1].Side != Above {
+		t.Fatalf("always above: found=%v curve %+v, want no crossing and both ends above", r.Found, r.Curve)
+	}
+}
+
+// TestFindBudget checks a noise the budget cannot beat ends the search
+// with what it has, flagged, never past the budget.
+func TestFindBudget(t *testing.T) {
+	t.Parallel()
+	m, calls := falling(5, 2.0)
+	r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: 1.2, Budget: 25}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *calls > 25 || r.Samples != *calls {
+		t.Fatalf("measured %d times (reported %d), budget 25", *calls, r.Samples)
+	}
+	if !r.Exhausted && !r.Found {
+		t.Fatalf("very noisy search: exhausted=%v found=%v, want the budget spent or an unclear point", r.Exhausted, r.Found)
+	}
+}
+
+func TestFindErrors(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("server died")
+	_, err := Find(context.Background(), Config{Min: 1, Max: 64, Threshold: 1.2}, func(context.Context, int) (float64, error) { return 0, boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("a failing measurement: %v, want it passed on", err)
+	}
+	for _, c := range []Config{{Min: 0, Max: 64, Threshold: 1.2}, {Min: 64, Max: 64, Threshold: 1.2}, {Min: 1, Max: 64}} {
+		if _, err := Find(context.Background(), c, nil); err == nil {
+			t.Errorf("config %+v accepted, want an error", c)
+		}
+	}
+}

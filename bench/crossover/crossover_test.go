@@ -24,20 +24,23 @@ func falling(seed uint64, sd float64) (Measure, *int) {
 
 func TestFindKnownCrossing(t *testing.T) {
 	t.Parallel()
-	truth := math.Exp2(3.2)
 	for _, tt := range []struct {
 		name   string
 		assume benchmath.Assumption
 		sd     float64
 		seed   uint64
+		th     float64
 	}{
-		{"median quiet", benchmath.AssumeNothing, 0.02, 1},
-		{"median noisy", benchmath.AssumeNothing, 0.08, 2},
-		{"mean noisy", benchmath.AssumeNormal, 0.08, 3},
+		{"median quiet", benchmath.AssumeNothing, 0.02, 1, 1.2},
+		{"median noisy", benchmath.AssumeNothing, 0.08, 2, 1.2},
+		{"mean noisy", benchmath.AssumeNormal, 0.08, 3, 1.2},
+		{"between integers", benchmath.AssumeNothing, 0.05, 4, 1.875},
+		{"far end", benchmath.AssumeNothing, 0.05, 5, 0.1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			truth := math.Exp2((2 - tt.th) / 0.25)
 			m, calls := falling(tt.seed, tt.sd)
-			r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: 1.2, Assumption: tt.assume, Budget: 400, MaxRepeats: 30}, m)
+			r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: tt.th, Assumption: tt.assume, Budget: 400, MaxRepeats: 30}, m)
 			if err != nil {
 				t.Fatal(err)
 			}

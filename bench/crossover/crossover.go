@@ -205,14 +205,9 @@ func (s *search) run(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	if lo.Side == Unclear || hi.Side == Unclear || lo.Side == hi.Side {
-		// No bracket: an end sits at the threshold, or both ends lie on
-		// one side (a crossing, if any, is outside the range or crosses
-		// back). Report the curve; a crossing only at an unclear end.
-		for _, p := range []*Point{lo, hi} {
-			if p.Side == Unclear {
-				res.Found, res.Lower, res.Upper, res.Estimate = true, p.Conns, p.Conns, float64(p.Conns)
-			}
-		}
+		// No bracket: an end is unclear (the noise hides its side), or
+		// both ends lie on one side (a crossing, if any, is outside the
+		// range or crosses back). Report the curve, no crossing.
 		return res, nil
 	}
 	// Bisection on the log scale, then linear refinement, keeping lo and

@@ -34,6 +34,7 @@ var commands = []command{
 	{"gate", "compare base and head benchmarks, interleaved; exit 1 on a regression", gateCmd},
 	{"scenarios", "reproduce client pool failures and their fixes; -doctor diagnoses a config", scenariosCmd},
 	{"report", "write report.html and report.md for a run folder", reportCmd},
+	{"crossover", "search the connection count where fasthttp's advantage over net/http crosses a threshold", crossoverCmd},
 	{"merge", "combine per-host load results into one bench.txt (histograms merged, never percentiles averaged)", mergeCmd},
 }
 

@@ -42,7 +42,7 @@ func mergeCmd(ctx context.Context, args []string) error {
 	for _, p := range paths {
 		rs, err := merge.ReadFile(p)
 		if err != nil {
-			return &exitError{2, fmt.Sprintf("-in: %v: want the JSON lines a load host wrote", err)}
+			return &exitError{2, fmt.Sprintf("-in %q: %v: want the JSON lines a load host wrote", p, err)}
 		}
 		hosts = append(hosts, rs)
 		names = append(names, rs[0].Host)

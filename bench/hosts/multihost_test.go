@@ -200,7 +200,7 @@ func multiHost(t *testing.T, lab *netnstest.Lab, bin string, pick func(*netnstes
 		got := served() - before
 		var file strings.Builder
 		merge.Write(&file, names, lines) //nolint:errcheck
-		var shown []string // the merged file without its Unit lines
+		var shown []string               // the merged file without its Unit lines
 		for _, l := range strings.Split(file.String(), "\n") {
 			if strings.HasPrefix(l, "load-") || strings.HasPrefix(l, "Benchmark") {
 				shown = append(shown, l)

@@ -32,7 +32,7 @@ func TestClosedResultsHistogram(t *testing.T) {
 			// Hosts see different distributions: averaging their
 			// percentiles would be wrong, merging is not.
 			v := int64(rng.ExpFloat64()*float64(50_000*(host*20+1))) + 1
-			h.RecordValue(v) //nolint:errcheck
+			h.RecordValue(v)   //nolint:errcheck
 			all.RecordValue(v) //nolint:errcheck
 		}
 		b, err := json.Marshal(Closed{Workload: "keepalive", Conns: 4, OK: int64(n), Dials: 4, ElapsedNs: int64(time.Second), Errors: workloads.Errors{Status: int64(host)}, Latency: h.Export()})
@@ -153,7 +153,9 @@ func TestLinesAndWrite(t *testing.T) {
 		return got
 	}
 	cell := "Proc/model=fasthttp/load=keepalive/conns=4"
-	c := func(ok int64) *Closed { return &Closed{Workload: "keepalive", Conns: 4, OK: ok, ElapsedNs: int64(time.Second)} }
+	c := func(ok int64) *Closed {
+		return &Closed{Workload: "keepalive", Conns: 4, OK: ok, ElapsedNs: int64(time.Second)}
+	}
 	h1 := write("lg1.jsonl", HostResult{Host: "ssh lg1", Cell: cell, Closed: c(100)}, HostResult{Host: "ssh lg1", Cell: cell, Run: 1, Closed: c(10)})
 	h2 := write("lg2.jsonl", HostResult{Host: "ssh lg2", Cell: cell, Run: 1, Closed: c(20)}, HostResult{Host: "ssh lg2", Cell: cell, Closed: c(300)})
 	lines, err := Lines([][]HostResult{h1, h2})

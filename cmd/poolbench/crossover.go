@@ -210,13 +210,17 @@ func pairRatio(r io.Reader, unit string, higher bool) (float64, error) {
 			}
 		}
 		for _, v := range res.Values {
-			if v.OrigUnit != unit || model == "" {
+			u, val := v.OrigUnit, v.OrigValue
+			if u == "" { // not tidied
+				u, val = v.Unit, v.Value
+			}
+			if u != unit || model == "" {
 				continue
 			}
 			if _, dup := got[model]; dup {
 				return 0, fmt.Errorf("bench.txt: two %s lines, want one per model", model)
 			}
-			got[model] = v.OrigValue
+			got[model] = val
 		}
 	}
 	if err := br.Err(); err != nil {

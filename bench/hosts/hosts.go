@@ -379,28 +379,20 @@ func (h Host) forwardEach(port string) (string, func(), error) {
 		return "", nil, err
 	}
 	argv := h.Command([]string{"nc", "-N", "127.0.0.1", port}, time.Time{})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				cmd := exec.Command(argv[0], argv[1:]...)
-				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-				in, err1 := cmd.StdinPipe()
-				out, err2 := cmd.StdoutPipe()
-				if err1 != nil || err2 != nil || cmd.Start() != nil {
-					return
-				}
-				go func() { io.Copy(in, c); in.Close() }() //nolint:errcheck // ends with either side
-				io.Copy(c, out)                            //nolint:errcheck // nc's exit ends it
-				c.Close()
-				cmd.Wait() //nolint:errcheck
-			}()
+	AcceptEach(ln, func(c net.Conn) {
+		defer c.Close()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		in, err1 := cmd.StdinPipe()
+		out, err2 := cmd.StdoutPipe()
+		if err1 != nil || err2 != nil || cmd.Start() != nil {
+			return
 		}
-	}()
+		go func() { io.Copy(in, c); in.Close() }() //nolint:errcheck // ends with either side
+		io.Copy(c, out)                            //nolint:errcheck // nc's exit ends it
+		c.Close()
+		cmd.Wait() //nolint:errcheck
+	})
 	return ln.Addr().String(), func() { ln.Close() }, nil
 }
 
@@ -412,4 +404,18 @@ func FreePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// AcceptEach hands every connection ln accepts to handle, each in its own
+// goroutine, until ln is closed.
+func AcceptEach(ln net.Listener, handle func(net.Conn)) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
 }

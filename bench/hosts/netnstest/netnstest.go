@@ -303,24 +303,16 @@ func (h *Host) Relay(t testing.TB, target string) string {
 		t.Fatalf("netnstest: relay in %s: %v", h.NS, err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var up net.Conn
-				if err := inNS(h.NS, func() (err error) { up, err = net.Dial("tcp", target); return err }); err != nil {
-					return
-				}
-				defer up.Close()
-				go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }() //nolint:errcheck
-				io.Copy(c, up)                                                 //nolint:errcheck
-			}()
+	hosts.AcceptEach(ln, func(c net.Conn) {
+		defer c.Close()
+		var up net.Conn
+		if err := inNS(h.NS, func() (err error) { up, err = net.Dial("tcp", target); return err }); err != nil {
+			return
 		}
-	}()
+		defer up.Close()
+		go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }() //nolint:errcheck
+		io.Copy(c, up)                                                 //nolint:errcheck
+	})
 	return ln.Addr().String()
 }
 

@@ -18,8 +18,12 @@ func TestLab(t *testing.T) {
 			name string
 			out  func() ([]byte, error)
 		}{
-			{"ssh", func() ([]byte, error) { return h.SSH.Output(ctx, []string{"ip", "-o", "-4", "addr", "show", "eth0"}, nil) }},
-			{"netns", func() ([]byte, error) { return h.Netns.Output(ctx, []string{"ip", "-o", "-4", "addr", "show", "eth0"}, nil) }},
+			{"ssh", func() ([]byte, error) {
+				return h.SSH.Output(ctx, []string{"ip", "-o", "-4", "addr", "show", "eth0"}, nil)
+			}},
+			{"netns", func() ([]byte, error) {
+				return h.Netns.Output(ctx, []string{"ip", "-o", "-4", "addr", "show", "eth0"}, nil)
+			}},
 		} {
 			out, err := via.out()
 			if err != nil || !strings.Contains(string(out), " "+h.Addr+"/24 ") {

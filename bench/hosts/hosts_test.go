@@ -150,6 +150,22 @@ func TestStartAt(t *testing.T) {
 			t.Errorf("%s: started at %v, before the start time %v", h, started, at)
 		}
 	}
+	// The ssh-side wrapper waits the same way (run here through sh).
+	at := time.Now().Add(1500 * time.Millisecond)
+	cmd := exec.Command("sh", "-c", watchStdin, "poolbench-host", epoch(at), "date", "+%s.%N")
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatalf("date printed %q: %v", out, err)
+	}
+	if started := time.Unix(0, int64(sec*1e9)); started.Before(at.Add(-50 * time.Millisecond)) {
+		t.Errorf("ssh wrapper: started at %v, before the start time %v", started, at)
+	}
 }
 
 // TestShipAndForward ships a file through a local prefix and forwards a

@@ -10,6 +10,20 @@
 // Stop closes ssh's stdin or when the ssh client dies: no tty (-tt) and no
 // remote process is left behind. Other prefixes run locally (ip netns exec
 // execs the command), so Stop signals their process group.
+//
+// The multi-machine recipe this serves:
+//
+//  1. ssh keys: `ssh-copy-id bench@server-host` (and each load host) so
+//     `ssh bench@host true` runs without a prompt (BatchMode).
+//  2. The binary: on PATH there, or shipped with Ship (--ship), which
+//     copies it to a mktemp path through the same prefix.
+//  3. The server's HTTP port listens on a non-loopback address only with
+//     --allow-remote (CheckAddr); its control port stays on its loopback
+//     and is read through Forward (`ssh -N -L`).
+//  4. Load hosts start together at an absolute time (Options.StartAt); the
+//     hosts' clocks must agree (NTP).
+//  5. Each load host's results are merged by package merge (`poolbench
+//     merge`); for ad-hoc fan-out, pdsh runs the same commands.
 package hosts
 
 import (

@@ -204,11 +204,23 @@ func (s *search) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if lo.Side == Unclear || hi.Side == Unclear || lo.Side == hi.Side {
-		// No bracket: an end is unclear (the noise hides its side), or
-		// both ends lie on one side (a crossing, if any, is outside the
-		// range or crosses back). Report the curve, no crossing.
-		return res, nil
+	// Without a bracket (an end unclear, or both ends on one side), sweep
+	// the widest gap on the log scale until two clear neighbours disagree
+	// or every gap is at most a doubling: the curve is then coarse but
+	// whole, and a crossing that turns back inside the range is seen.
+	for {
+		var ok bool
+		if lo, hi, ok = s.bracket(); ok {
+			break
+		}
+		gapLo, gapHi := s.widestGap()
+		if gapHi <= 2*gapLo {
+			return res, nil // no crossing in range
+		}
+		mid := int(math.Round(math.Sqrt(float64(gapLo) * float64(gapHi))))
+		if _, err := s.probe(ctx, min(max(mid, gapLo+1), gapHi-1)); err != nil {
+			return res, err
+		}
 	}
 	// Bisection on the log scale, then linear refinement, keeping lo and
 	// hi on opposite sides.
@@ -237,6 +249,41 @@ func (s *search) run(ctx context.Context) (Result, error) {
 	}
 	res.Found, res.Lower, res.Upper, res.Estimate = true, lo.Conns, hi.Conns, interpolate(lo, hi, s.c.Threshold)
 	return res, nil
+}
+
+// sorted is every probed point by connections.
+func (s *search) sorted() []*Point {
+	ps := make([]*Point, 0, len(s.points))
+	for _, p := range s.points {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Conns < ps[j].Conns })
+	return ps
+}
+
+// bracket finds the first two adjacent probes on opposite sides, with no
+// probe between them.
+func (s *search) bracket() (lo, hi *Point, ok bool) {
+	ps := s.sorted()
+	for i := 1; i < len(ps); i++ {
+		a, b := ps[i-1], ps[i]
+		if a.Side != Unclear && b.Side != Unclear && a.Side != b.Side {
+			return a, b, true
+		}
+	}
+	return nil, nil, false
+}
+
+// widestGap is the pair of adjacent probes furthest apart on the log scale.
+func (s *search) widestGap() (lo, hi int) {
+	ps := s.sorted()
+	best := 0.0
+	for i := 1; i < len(ps); i++ {
+		if r := float64(ps[i].Conns) / float64(ps[i-1].Conns); r > best {
+			best, lo, hi = r, ps[i-1].Conns, ps[i].Conns
+		}
+	}
+	return lo, hi
 }
 
 // interpolate is where the line through the two probes' centers, on a log

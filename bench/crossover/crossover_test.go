@@ -98,8 +98,38 @@ func TestFindNoCrossing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Found || len(r.Curve) != 2 || r.Curve[0].Side != Above || r.Curve[1].Side != Above {
-		t.Fatalf("always above: found=%v curve %+v, want no crossing and both ends above", r.Found, r.Curve)
+	if r.Found {
+		t.Fatalf("always above: found a crossing at %d..%d", r.Lower, r.Upper)
+	}
+	for i, p := range r.Curve {
+		if p.Side != Above {
+			t.Errorf("point %d is %v, want above", p.Conns, p.Side)
+		}
+		if i > 0 && p.Conns > 2*r.Curve[i-1].Conns {
+			t.Errorf("gap %d..%d wider than a doubling: the sweep stopped early", r.Curve[i-1].Conns, p.Conns)
+		}
+	}
+	if len(r.Curve) < 2 || r.Curve[0].Conns != 1 || r.Curve[len(r.Curve)-1].Conns != 256 {
+		t.Errorf("curve %d points from %d, want the whole range 1..256", len(r.Curve), r.Curve[0].Conns)
+	}
+}
+
+// TestFindTurnsBack finds a crossing between two ends on the same side: a
+// ratio that dips below the threshold in the middle of the range.
+func TestFindTurnsBack(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(6, 7))
+	vee := func(_ context.Context, c int) (float64, error) {
+		return 1.0 + 0.15*math.Abs(math.Log2(float64(c))-5) + rng.NormFloat64()*0.02, nil
+	}
+	r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: 1.2, Budget: 300, MaxRepeats: 20}, vee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := math.Exp2(5 - 0.2/0.15) // the first crossing, ≈ 12.7
+	t.Logf("bracket %d..%d, estimate %.2f (truth %.2f), %d samples", r.Lower, r.Upper, r.Estimate, truth, r.Samples)
+	if !r.Found || math.Abs(r.Estimate-truth) > 0.25*truth {
+		t.Fatalf("found=%v estimate %.2f, want the crossing near %.2f", r.Found, r.Estimate, truth)
 	}
 }
 

@@ -219,6 +219,9 @@ func (s *search) run(ctx context.Context) (Result, error) {
 		}
 		mid := int(math.Round(math.Sqrt(float64(gapLo) * float64(gapHi))))
 		if _, err := s.probe(ctx, min(max(mid, gapLo+1), gapHi-1)); err != nil {
+			if lo, hi, ok := s.bracket(); ok { // the last probe made one
+				res.Found, res.Lower, res.Upper, res.Estimate = true, lo.Conns, hi.Conns, interpolate(lo, hi, s.c.Threshold)
+			}
 			return res, err
 		}
 	}
@@ -261,15 +264,18 @@ func (s *search) sorted() []*Point {
 	return ps
 }
 
-// bracket finds the first two adjacent probes on opposite sides, with no
-// probe between them.
+// bracket finds the first two clear probes on opposite sides with no
+// clear probe between them (unclear ones may lie between).
 func (s *search) bracket() (lo, hi *Point, ok bool) {
-	ps := s.sorted()
-	for i := 1; i < len(ps); i++ {
-		a, b := ps[i-1], ps[i]
-		if a.Side != Unclear && b.Side != Unclear && a.Side != b.Side {
-			return a, b, true
+	var prev *Point
+	for _, p := range s.sorted() {
+		if p.Side == Unclear {
+			continue
 		}
+		if prev != nil && prev.Side != p.Side {
+			return prev, p, true
+		}
+		prev = p
 	}
 	return nil, nil, false
 }

@@ -163,3 +163,29 @@ func TestFindErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFindBudgetKeepsBracket checks a search cut short by its budget still
+// reports the bracket it has, found past an unclear end.
+func TestFindBudgetKeepsBracket(t *testing.T) {
+	t.Parallel()
+	n := 0
+	step := func(_ context.Context, c int) (float64, error) {
+		n++
+		switch {
+		case c == 1: // hopelessly noisy: stays unclear
+			return []float64{0.1, 5, 0.2}[n%3], nil
+		case c < 10:
+			return 2, nil
+		default:
+			return 0.5, nil
+		}
+	}
+	r, err := Find(context.Background(), Config{Min: 1, Max: 1024, Threshold: 1.2, Assumption: benchmath.AssumeNormal, MaxRepeats: 3, Budget: 12}, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bracket %d..%d, estimate %.2f, %d samples, exhausted %v", r.Lower, r.Upper, r.Estimate, r.Samples, r.Exhausted)
+	if !r.Found || !r.Exhausted || r.Lower >= 10 || r.Upper < 10 || r.Samples != 12 {
+		t.Fatalf("found=%v exhausted=%v bracket %d..%d after %d samples; want a bracket around 10 kept when the budget of 12 ran out", r.Found, r.Exhausted, r.Lower, r.Upper, r.Samples)
+	}
+}

@@ -22,10 +22,19 @@ BASE       ?=
 GATE_FLAGS ?=
 
 # Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
-PROC       ?= 1
-PROC_COUNT ?= 5
-PROC_FLAGS ?=
-export PROFILE COUNT BENCHTIME CONNS MODELS TRANSPORTS LOADS ROUTES VARIANTS PROC PROC_COUNT PROC_FLAGS
+# PROFILE_FLAGS adds poolbench run flags to make profile.
+PROC          ?= 1
+PROC_COUNT    ?= 5
+PROC_FLAGS    ?=
+PROFILE_FLAGS ?=
+
+# make report / make pprof: RUN is a run folder (default: the newest);
+# make pprof: CELL is a cell path (as in profiles.md), KIND allocs or cpu.
+RUN  ?=
+CELL ?=
+KIND ?= allocs
+# make report: FORCE=1 allows rewriting results/reference.
+FORCE ?=
 
 # QUICK=1 trades statistics for time: one sample per cell, fewer cells.
 ifdef QUICK
@@ -36,45 +45,50 @@ PROC_COUNT := 1
 PROC_FLAGS := -duration 1s -warmup 200ms -keepalive-conns 16,256 -shortlived-conns 16 -idle-conns 1000 -gaps 2s
 endif
 
+POOLBENCH := bin/poolbench
+BUILD     := go build -o $(POOLBENCH) ./cmd/poolbench
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## List the targets and the variables they read.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) CONNS=$(CONNS) MODELS=$(MODELS)"
-	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS) ROUTES=$(ROUTES) VARIANTS=$(VARIANTS) QUICK=1"
+	@echo "Variables (current values):"
+	@echo "  bench:   COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) CONNS=$(CONNS) MODELS=$(MODELS) TRANSPORTS=$(TRANSPORTS)"
+	@echo "           LOADS=$(LOADS) ROUTES=$(ROUTES) VARIANTS=$(VARIANTS) PROFILE=$(PROFILE) QUICK=$(QUICK)"
 	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'"
+	@echo "  profile: PROFILE_FLAGS='$(PROFILE_FLAGS)'"
+	@echo "  report:  RUN=$(RUN) FORCE=$(FORCE)   pprof: RUN=$(RUN) CELL=$(CELL) KIND=$(KIND)"
+	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'"
 
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
-	@bash scripts/bench.sh
+	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' -conns '$(CONNS)' -models '$(MODELS)' -transports '$(TRANSPORTS)' -loads '$(LOADS)' -routes '$(ROUTES)' -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-flags '$(PROC_FLAGS)'
 
 .PHONY: report
-report: ## Write report.html and report.md for RUN (default: the newest run under results/).
-	@run="$(RUN)"; [ -n "$$run" ] || run=$$(ls -d results/2*/ 2>/dev/null | sort | tail -n 1); \
-	[ -n "$$run" ] || { echo "make report: no run under results/: run make bench first" >&2; exit 2; }; \
-	go run ./cmd/poolbench report "$${run%/}"
+report: ## Write report.html and report.md for RUN (default: the newest run; results/reference needs FORCE=1).
+	@$(BUILD) && $(POOLBENCH) report $(if $(FORCE),-force) $(RUN)
 
 .PHONY: profile
 profile: ## Profile the server per cell (allocs with MemProfileRate=1, CPU) into results/<run-id>/profiles/ and write profiles.md.
-	@bash scripts/profile.sh
+	@$(BUILD) && $(POOLBENCH) bench -only profile -proc-flags '$(PROFILE_FLAGS)'
 
 .PHONY: pprof
 pprof: ## Open go tool pprof on loopback for one cell: make pprof CELL=<cell path> [RUN=results/<run-id>] [KIND=cpu].
-	@bash scripts/pprof.sh
+	@$(BUILD) && $(POOLBENCH) pprof -cell '$(CELL)' -kind '$(KIND)' $(if $(RUN),-run '$(RUN)')
 
 .PHONY: gate
 gate: ## Gate the working tree against BASE (a git rev), interleaved; exit 1 on a regression, 2 if it cannot compare.
 	@test -n "$(BASE)$(GATE_FLAGS)" || { echo "make gate: set BASE, e.g. make gate BASE=origin/main (or GATE_FLAGS='-base-mod github.com/valyala/fasthttp@v1.73.0')" >&2; exit 2; }
-	@go build -o bin/poolbench ./cmd/poolbench
-	@bin/poolbench gate $(if $(BASE),-base "$(BASE)") $(GATE_FLAGS)
+	@$(BUILD) && $(POOLBENCH) gate $(if $(BASE),-base "$(BASE)") $(GATE_FLAGS)
 
 .PHONY: test
 test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.
 	@bash scripts/test.sh
 
 .PHONY: clean
-clean: ## Remove generated runs under results/ (keeps results/reference and results/README.md).
-	@find results -mindepth 1 -maxdepth 1 ! -name reference ! -name README.md -exec rm -rf {} +
-	@go clean -testcache
+clean: ## Remove generated runs under results/ (keeps results/reference and results/README.md), bin/, and Go's test cache.
+	@find results -mindepth 1 -maxdepth 1 ! -name reference ! -name README.md -print -exec rm -rf {} + | sed 's/^/make clean: removed /'
+	@rm -rf bin && echo "make clean: removed bin/"
+	@go clean -testcache && echo "make clean: cleared Go's test cache (go clean -testcache)"

@@ -22,25 +22,25 @@ func BenchmarkClient(b *testing.B) {
 	for _, m := range clients.Models {
 		for _, conns := range matrix.Conns {
 			for _, r := range matrix.Routes {
-				name := fmt.Sprintf("client=%s/server=fasthttp/load=keepalive/conns=%d/route=%s", m.Name, conns, r.Name)
+				name := fmt.Sprintf("client=%s/server=%s/load=keepalive/conns=%d/route=%s", m.Name, servers.Models.All()[0].Name, conns, r.Name)
 				b.Run(name, func(b *testing.B) { benchmarkClient(b, m, conns, r) })
 			}
 		}
 	}
 }
 
-func benchmarkClient(b *testing.B, m clients.Model, conns int, r Route) {
+func benchmarkClient(b *testing.B, m clients.Model, conns int, r app.RouteSpec) {
 	h := app.NewHandler(app.AllOn)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := servers.Start(servers.Models[0], servers.Config{Handler: h}, ln)
+	srv := servers.Start(servers.Models.All()[0], servers.Config{Handler: h}, ln)
 	defer srv.Stop(10 * time.Second)
 	addr := ln.Addr().String()
 	b.ReportAllocs()
 	res, err := m.Load().Run(context.Background(), func() (net.Conn, error) { return net.Dial("tcp4", addr) }, workloads.Plan{
-		Conns: conns, Requests: int64(b.N), Request: r.Request(), OnStart: b.ResetTimer,
+		Conns: conns, Requests: int64(b.N), Request: Request(r), OnStart: b.ResetTimer,
 	})
 	b.StopTimer()
 	if err != nil {

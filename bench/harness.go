@@ -1,25 +1,60 @@
 package bench
 
 import (
-	"fmt"
-	"strings"
+	"context"
+	"testing"
+	"time"
 
+	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
+	"github.com/poolbench/poolbench/workloads"
 	"github.com/poolbench/poolbench/workloads/driver"
 )
 
 // Request returns the pre-encoded request for route r together with the
-// status and body length every model and variant must answer with, computed
-// by the app itself.
-func (r Route) Request() *driver.Request {
-	if !r.Variants {
-		return driver.NewGET("poolbench", r.Target, 200, len(app.HelloWorld))
+// status and body length every model and variant must answer with.
+func Request(r app.RouteSpec) *driver.Request {
+	status, n := r.Expect()
+	return driver.NewGET("poolbench", r.Target, status, n)
+}
+
+// RunCell serves one cell in-process and drives it with exactly b.N
+// requests, failing unless all b.N come back correct and the app saw b.N.
+// BenchmarkServer runs it for every cell; tests may run it through
+// testing.Benchmark.
+func RunCell(b *testing.B, c Cell) {
+	v := app.AllOn
+	if c.Variant != nil {
+		v = *c.Variant
 	}
-	path, query, _ := strings.Cut(r.Target, "?")
-	h := app.NewHandler(app.AllOn)
-	ex := h.ServeString(path, query)
-	if ex.Status != 200 {
-		panic(fmt.Sprintf("route %s: the app answers %s with %d", r.Name, r.Target, ex.Status))
+	h := app.NewHandler(v)
+	ln, dial, err := c.Transport.Listen()
+	if err != nil {
+		b.Fatal(err)
 	}
-	return driver.NewGET("poolbench", r.Target, ex.Status, len(ex.Body))
+	srv := servers.Start(c.Model, servers.Config{Handler: h}, ln)
+	defer func() {
+		if err := srv.Stop(10 * time.Second); err != nil {
+			b.Errorf("%s: %v", c.Model.Name, err)
+		}
+	}()
+
+	b.ReportAllocs()
+	res, err := c.Load.Run(context.Background(), dial, workloads.Plan{
+		Conns:    c.Conns,
+		Requests: int64(b.N),
+		Request:  Request(c.Route),
+		OnStart:  b.ResetTimer,
+	})
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.OK != int64(b.N) || res.Errors.Total() != 0 {
+		b.Fatalf("%d of %d requests answered correctly; errors: %v; first: %v", res.OK, b.N, res.Errors, res.FirstError)
+	}
+	if got := h.Served(); got != uint64(b.N) {
+		b.Fatalf("server served %d requests, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/res.Elapsed.Seconds(), "req/s")
 }

@@ -3,67 +3,97 @@
 // conns × variant) as key=value sub-benchmarks that benchstat can slice, and
 // micro-benchmarks time each allocation technique alone. This file holds the
 // matrix: its axes, how they are parsed from flags, and how cells are named.
+// Every axis is a registry; nothing here knows a model, workload or switch
+// by name.
 package bench
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 
+	"github.com/poolbench/poolbench/bench/cell"
+	"github.com/poolbench/poolbench/registry"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads"
 )
 
-// Keys are the cell keys in their fixed order; every cell has all of them.
-var Keys = []string{"transport", "model", "route", "load", "conns", "pool", "conv", "reuse"}
-
-// Route is one request the matrix can send, with the response it must get.
-type Route struct {
-	// Name is the cell value, e.g. "app".
-	Name string
-	// Target is the request's path and query.
-	Target string
-	// Variants reports whether the app's switches apply to this route.
-	Variants bool
-}
-
-// Routes is the registry of routes.
-var Routes = []Route{
-	{Name: "plaintext", Target: app.PlaintextPath, Variants: false},
-	{Name: "app", Target: "/app/users?ids=17,42,133,256,404,999&fields=id,name,email,city", Variants: true},
+// Keys returns the cell keys in their fixed order; every cell has all of
+// them. The switches' keys come from app.Switches.
+func Keys() []string {
+	return append([]string{"transport", "model", "route", "load", "conns"}, app.SwitchKeys()...)
 }
 
 // Matrix is the set of axes a run sweeps.
 type Matrix struct {
 	Transports []Transport
 	Models     []servers.Model
-	Routes     []Route
-	Loads      []workloads.Workload
+	Routes     []app.RouteSpec
+	Loads      []workloads.Kind
 	Conns      []int
 	Variants   []app.Variant
 }
 
-// Cell is one point of the matrix.
-type Cell struct {
-	Transport Transport
-	Model     servers.Model
-	Route     Route
-	Load      workloads.Workload
-	Conns     int
+// Axes are what the cells of both layers (this one and bench/runner's
+// process cells) hold: the model, route, workload, connection count and
+// switches.
+type Axes struct {
+	Model servers.Model
+	Route app.RouteSpec
+	// Load is the workload, configured for the cell.
+	Load workloads.Kind
+	// Conns is the connection count; 0 (conns=na) for workloads that open
+	// what they need.
+	Conns int
 	// Variant is nil for routes the switches do not apply to.
 	Variant *app.Variant
 }
 
-// Name renders the cell as sub-benchmark path segments in Keys order.
-// Routes without variants carry pool=na/conv=na/reuse=na.
-func (c Cell) Name() string {
-	v := "pool=na/conv=na/reuse=na"
-	if c.Variant != nil {
-		v = c.Variant.String()
+// Values returns the axes' cell values by key: switches on or off, or
+// absent (na) without a variant; conns absent when 0.
+func (a Axes) Values() map[string]string {
+	v := map[string]string{"model": a.Model.Name, "route": a.Route.Name, "load": a.Load.Name()}
+	if a.Conns > 0 {
+		v["conns"] = strconv.Itoa(a.Conns)
 	}
-	return fmt.Sprintf("transport=%s/model=%s/route=%s/load=%s/conns=%d/%s",
-		c.Transport.Name, c.Model.Name, c.Route.Name, c.Load.Name(), c.Conns, v)
+	if a.Variant != nil {
+		for i, k := range app.SwitchKeys() {
+			v[k] = "off"
+			if a.Variant.On(i) {
+				v[k] = "on"
+			}
+		}
+	}
+	return v
+}
+
+// Cell is one point of the in-process matrix.
+type Cell struct {
+	Transport Transport
+	Axes
+}
+
+// Key is the cell's name as key=value pairs in Keys order. Routes without
+// variants carry "na" for every switch.
+func (c Cell) Key() cell.Name {
+	v := c.Values()
+	v["transport"] = c.Transport.Name
+	return cell.Build(Keys(), v)
+}
+
+// Name renders the cell as sub-benchmark path segments in Keys order.
+func (c Cell) Name() string { return c.Key().String() }
+
+// RouteVariants returns the variants a route runs with: nil alone for
+// routes the switches do not apply to.
+func RouteVariants(r app.RouteSpec, vs []app.Variant) []*app.Variant {
+	if !r.Variants {
+		return []*app.Variant{nil}
+	}
+	out := make([]*app.Variant, len(vs))
+	for i := range vs {
+		out[i] = &vs[i]
+	}
+	return out
 }
 
 // Cells lists every cell of m in Keys order; routes without variants get one
@@ -75,12 +105,8 @@ func (m Matrix) Cells() []Cell {
 			for _, r := range m.Routes {
 				for _, l := range m.Loads {
 					for _, c := range m.Conns {
-						if !r.Variants {
-							out = append(out, Cell{t, mod, r, l, c, nil})
-							continue
-						}
-						for i := range m.Variants {
-							out = append(out, Cell{t, mod, r, l, c, &m.Variants[i]})
+						for _, v := range RouteVariants(r, m.Variants) {
+							out = append(out, Cell{t, Axes{mod, r, l, c, v}})
 						}
 					}
 				}
@@ -90,42 +116,16 @@ func (m Matrix) Cells() []Cell {
 	return out
 }
 
-// ParseSweep parses a comma-separated list of positive integers, e.g. "1,16,256".
-func ParseSweep(key, s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s sweep %q: %q is not a positive integer: want e.g. 1,16,256", key, s, f)
+// ClosedLoads is the registry of workloads the in-process layer can run:
+// the closed loops, which send a fixed number of requests (b.N).
+func ClosedLoads() *registry.Registry[workloads.Kind] {
+	var closed []workloads.Kind
+	for _, k := range workloads.Kinds() {
+		if k.Traits().Closed {
+			closed = append(closed, k)
 		}
-		out = append(out, n)
 	}
-	return out, nil
-}
-
-// pick parses a comma-separated subset of names ("" or "all" is everything).
-func pick[T any](key, s string, all []T, name func(T) string) ([]T, error) {
-	if s == "" || s == "all" {
-		return all, nil
-	}
-	var out []T
-	names := make([]string, len(all))
-	for i, x := range all {
-		names[i] = name(x)
-	}
-next:
-	for _, want := range strings.Split(s, ",") {
-		want = strings.TrimSpace(want)
-		for _, x := range all {
-			if name(x) == want {
-				out = append(out, x)
-				continue next
-			}
-		}
-		return nil, fmt.Errorf("unknown %s %q: want one of %s (comma-separated) or all", key, want, strings.Join(names, ", "))
-	}
-	return out, nil
+	return registry.New("workload", workloads.Kind.Name, closed...)
 }
 
 // Spec is a matrix as text, the way flags and make variables spell it.
@@ -137,19 +137,19 @@ type Spec struct {
 func (s Spec) Parse() (Matrix, error) {
 	var m Matrix
 	var err error
-	if m.Transports, err = pick("transport", s.Transports, Transports, func(t Transport) string { return t.Name }); err != nil {
+	if m.Transports, err = Transports.Parse(s.Transports); err != nil {
 		return m, err
 	}
-	if m.Models, err = servers.ParseModels(s.Models); err != nil {
+	if m.Models, err = servers.Models.Parse(s.Models); err != nil {
 		return m, err
 	}
-	if m.Routes, err = pick("route", s.Routes, Routes, func(r Route) string { return r.Name }); err != nil {
+	if m.Routes, err = app.Routes.Parse(s.Routes); err != nil {
 		return m, err
 	}
-	if m.Loads, err = pick("load", s.Loads, workloads.Closed, workloads.Workload.Name); err != nil {
+	if m.Loads, err = ClosedLoads().Parse(s.Loads); err != nil {
 		return m, err
 	}
-	if m.Conns, err = ParseSweep("conns", s.Conns); err != nil {
+	if m.Conns, err = workloads.ParseConns("-poolbench.conns", s.Conns); err != nil {
 		return m, err
 	}
 	if m.Variants, err = app.ParseVariants(s.Variants); err != nil {

@@ -45,10 +45,10 @@ func TestCellNames(t *testing.T) {
 			t.Fatalf("benchfmt read %v, want a result", r.Result())
 		}
 		_, parts := res.Name.Parts()
-		if len(parts) != len(Keys)+1 || string(parts[len(parts)-1]) != "-2" {
-			t.Fatalf("%s: benchfmt split it into %q, want %d key=value parts and -2", res.Name, parts, len(Keys))
+		if len(parts) != len(Keys())+1 || string(parts[len(parts)-1]) != "-2" {
+			t.Fatalf("%s: benchfmt split it into %q, want %d key=value parts and -2", res.Name, parts, len(Keys()))
 		}
-		for i, k := range Keys {
+		for i, k := range Keys() {
 			key, val, ok := strings.Cut(strings.TrimPrefix(string(parts[i]), "/"), "=")
 			if !ok || key != k || !valueRE.MatchString(val) {
 				t.Errorf("%s: part %d is %q, want %s=<[a-z0-9._]+>", res.Name, i, parts[i], k)
@@ -67,13 +67,13 @@ func TestSpecErrors(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{Spec{Models: "fasthttp,nginx", Conns: "1"}, `unknown server model "nginx"`},
-		{Spec{Conns: "1,x,3"}, `conns sweep "1,x,3": "x" is not a positive integer`},
+		{Spec{Models: "fasthttp,nginx", Conns: "1"}, `unknown server model "nginx": want one of fasthttp, nethttp`},
+		{Spec{Conns: "1,x,3"}, `-poolbench.conns "1,x,3": "x" is not a positive integer`},
 		{Spec{Conns: "0"}, `"0" is not a positive integer`},
 		{Spec{Conns: "1", Variants: "pool=maybe"}, `a switch is on or off`},
 		{Spec{Conns: "1", Transports: "udp"}, `unknown transport "udp": want one of inmem, tcp`},
-		{Spec{Conns: "1", Loads: "bursty9"}, `unknown load "bursty9"`},
-		{Spec{Conns: "1", Routes: "json"}, `unknown route "json"`},
+		{Spec{Conns: "1", Loads: "bursty9"}, `unknown workload "bursty9": want one of keepalive, shortlived`},
+		{Spec{Conns: "1", Routes: "json"}, `unknown route "json": want one of plaintext, app`},
 	}
 	for _, tt := range tests {
 		_, err := tt.spec.Parse()

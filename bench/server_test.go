@@ -1,13 +1,7 @@
 package bench
 
 import (
-	"context"
 	"testing"
-	"time"
-
-	"github.com/poolbench/poolbench/servers"
-	"github.com/poolbench/poolbench/servers/app"
-	"github.com/poolbench/poolbench/workloads"
 )
 
 // BenchmarkServer runs every cell of the matrix chosen by the -poolbench.*
@@ -17,45 +11,6 @@ import (
 // include the dial).
 func BenchmarkServer(b *testing.B) {
 	for _, c := range matrix.Cells() {
-		b.Run(c.Name(), func(b *testing.B) { benchmarkServer(b, c) })
+		b.Run(c.Name(), func(b *testing.B) { RunCell(b, c) })
 	}
-}
-
-// benchmarkServer serves one cell in-process and drives it with exactly b.N
-// requests, failing unless all b.N come back correct and the app saw b.N.
-func benchmarkServer(b *testing.B, c Cell) {
-	v := app.AllOn
-	if c.Variant != nil {
-		v = *c.Variant
-	}
-	h := app.NewHandler(v)
-	ln, dial, err := c.Transport.Listen()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := servers.Start(c.Model, servers.Config{Handler: h}, ln)
-	defer func() {
-		if err := srv.Stop(10 * time.Second); err != nil {
-			b.Errorf("%s: %v", c.Model.Name, err)
-		}
-	}()
-
-	b.ReportAllocs()
-	res, err := c.Load.Run(context.Background(), dial, workloads.Plan{
-		Conns:    c.Conns,
-		Requests: int64(b.N),
-		Request:  c.Route.Request(),
-		OnStart:  b.ResetTimer,
-	})
-	b.StopTimer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if res.OK != int64(b.N) || res.Errors.Total() != 0 {
-		b.Fatalf("%d of %d requests answered correctly; errors: %v; first: %v", res.OK, b.N, res.Errors, res.FirstError)
-	}
-	if got := h.Served(); got != uint64(b.N) {
-		b.Fatalf("server served %d requests, want %d", got, b.N)
-	}
-	b.ReportMetric(float64(b.N)/res.Elapsed.Seconds(), "req/s")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/poolbench/poolbench/registry"
 	"github.com/poolbench/poolbench/workloads"
 )
 
@@ -18,10 +19,10 @@ type Transport struct {
 }
 
 // Transports is the registry of transports.
-var Transports = []Transport{
-	{Name: "inmem", Listen: listenInmem},
-	{Name: "tcp", Listen: listenTCP},
-}
+var Transports = registry.New("transport", func(t Transport) string { return t.Name },
+	Transport{Name: "inmem", Listen: listenInmem},
+	Transport{Name: "tcp", Listen: listenTCP},
+)
 
 // listenInmem connects client and server through in-memory pipes: no kernel,
 // as in fasthttp's own server_timing_test.go.

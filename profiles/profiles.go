@@ -100,6 +100,26 @@ type Func struct {
 // frame outside package runtime, so an allocation made by growslice or
 // slicebytetostring counts against the code that appended or converted.
 func Funcs(p *profile.Profile, name string) ([]Func, error) {
+	return funcs(p, name, false)
+}
+
+// LeafFuncs is Funcs with flat charged to the innermost frame, runtime
+// or not, as pprof's top does: what a CPU profile's samples were running.
+func LeafFuncs(p *profile.Profile, name string) ([]Func, error) {
+	return funcs(p, name, true)
+}
+
+// ProfilerFrames are the runtime functions that record an allocation's
+// stack; in a CPU profile's top they mean the server ran with a high
+// MemProfileRate and the profile shows the profiler, not the server.
+var ProfilerFrames = []string{
+	"runtime.pcvalue", "runtime.findfunc", "runtime.profilealloc", "runtime.mProf_Malloc",
+	"runtime.step", "runtime.readvarint", "runtime.funcspdelta", "runtime.(*unwinder).next",
+	"runtime.(*unwinder).resolveInternal", "runtime.tracebackPCs", "runtime.callers", "runtime.funcInfo.entry",
+	"runtime.setprofilebucket", "runtime.addspecial", "runtime.(*mspan).specialFindSplicePoint",
+}
+
+func funcs(p *profile.Profile, name string, leaf bool) ([]Func, error) {
 	i, err := index(p, name)
 	if err != nil {
 		return nil, err
@@ -127,7 +147,7 @@ func Funcs(p *profile.Profile, name string) ([]Func, error) {
 					continue
 				}
 				n := l.Function.Name
-				if !flat && !strings.HasPrefix(n, "runtime.") {
+				if !flat && (leaf || !strings.HasPrefix(n, "runtime.")) {
 					flat = true
 					get(n).Flat += v
 				}

@@ -10,6 +10,10 @@ import (
 	"strings"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/poolbench/poolbench/bench/cell"
+	"github.com/poolbench/poolbench/servers"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 // Meta describes a profiled cell; it sits beside the cell's profiles.
@@ -64,9 +68,12 @@ func ReadCells(dir string) ([]*Cell, error) {
 		if c.Requests <= 0 {
 			return fmt.Errorf("%s: the cell served no requests", path)
 		}
-		for _, kv := range strings.Split(c.Cell, "/") {
-			k, v, _ := strings.Cut(kv, "=")
-			c.Keys[k] = v
+		name, err := cell.Parse(c.Cell)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, kv := range name {
+			c.Keys[kv.Key] = kv.Value
 		}
 		if c.Allocs, err = Load(filepath.Join(filepath.Dir(path), "allocs.pb.gz")); err != nil {
 			return err
@@ -87,8 +94,24 @@ func ReadCells(dir string) ([]*Cell, error) {
 	return cells, nil
 }
 
-// Switches are the app's optimization switches, in cell-key order.
-var Switches = []string{"pool", "conv", "reuse"}
+// pair is one key whose value changes between two compared cells.
+type pair struct{ key, from, to string }
+
+// pairs are what Compare diffs, derived from the registries: each switch
+// off → on, then the baseline model → each other model.
+func pairs() []pair {
+	var out []pair
+	for _, k := range app.SwitchKeys() {
+		out = append(out, pair{k, "off", "on"})
+	}
+	base := servers.Baseline().Name
+	for _, m := range servers.Names() {
+		if m != base {
+			out = append(out, pair{"model", base, m})
+		}
+	}
+	return out
+}
 
 // Comparison is the diff between two cells that differ in one key.
 type Comparison struct {
@@ -116,17 +139,18 @@ const minDrop = 0.01
 
 // Compare finds, for each switch, each pair of cells where only that switch
 // differs (off → on), and for models each pair where only the model
-// differs (nethttp → fasthttp), and diffs their allocations per request.
+// differs (the baseline → each other model), and diffs their allocations
+// per request.
 func Compare(cells []*Cell) ([]Comparison, error) {
 	var out []Comparison
-	pairs := []struct{ key, from, to string }{{"pool", "off", "on"}, {"conv", "off", "on"}, {"reuse", "off", "on"}, {"model", "nethttp", "fasthttp"}}
-	for _, p := range pairs {
+	switches := app.SwitchKeys()
+	for _, p := range pairs() {
 		for _, a := range cells {
 			if a.Keys[p.key] != p.from {
 				continue
 			}
 			// Compare each switch from the cell with every other switch on.
-			if p.key != "model" && !othersOn(a, p.key) {
+			if p.key != "model" && !othersOn(a, p.key, switches) {
 				continue
 			}
 			for _, b := range cells {
@@ -147,8 +171,8 @@ func Compare(cells []*Cell) ([]Comparison, error) {
 	return out, nil
 }
 
-func othersOn(c *Cell, key string) bool {
-	for _, s := range Switches {
+func othersOn(c *Cell, key string, switches []string) bool {
+	for _, s := range switches {
 		if s != key && c.Keys[s] != "on" {
 			return false
 		}
@@ -194,7 +218,9 @@ func Render(b *strings.Builder, cells []*Cell, cmps []Comparison) {
 	b.WriteString("Every profile is the server process's own, recorded with `runtime.MemProfileRate = 1` over the measured\n")
 	b.WriteString("window only (the difference of two heap snapshots, less the control endpoint's own allocations while it\n")
 	b.WriteString("took them). Allocations are charged to the innermost frame\n")
-	b.WriteString("outside package runtime. Open one with `go tool pprof -sample_index=alloc_objects -top <cell>/allocs.pb.gz`.\n\n")
+	b.WriteString("outside package runtime. Open one with `go tool pprof -sample_index=alloc_objects -top <cell>/allocs.pb.gz`.\n")
+	b.WriteString("Each `cpu.pb.gz` comes from a second run of the cell with the default `MemProfileRate`: at 1 the runtime's\n")
+	b.WriteString("stack recording for every allocation (`runtime.pcvalue`, `findfunc`) would top the CPU profile.\n\n")
 	b.WriteString("## Allocations per request\n\n| cell | requests | from the profile | runtime/metrics |\n|---|---:|---:|---:|\n")
 	for _, c := range cells {
 		fmt.Fprintf(b, "| `%s` | %d | %.2f | %.2f |\n", c.Cell, c.Requests, c.PerRequest(), c.AllocsPerOp)

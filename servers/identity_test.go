@@ -83,7 +83,7 @@ func TestResponsesIdentical(t *testing.T) {
 	for _, rq := range requests {
 		t.Run(rq.name, func(t *testing.T) {
 			t.Parallel()
-			want := get(t, servers.Models[0], app.AllOn, rq.target)
+			want := get(t, servers.Models.All()[0], app.AllOn, rq.target)
 			golden := filepath.Join("testdata", rq.name+".golden")
 			if *update {
 				if err := os.WriteFile(golden, []byte(want.String()), 0o644); err != nil {
@@ -95,9 +95,9 @@ func TestResponsesIdentical(t *testing.T) {
 				t.Fatalf("%v (run go test ./servers -update to create it)", err)
 			}
 			if want.String() != string(g) {
-				t.Errorf("%s all-on: got\n%s\nwant (%s)\n%s", servers.Models[0].Name, want, golden, g)
+				t.Errorf("%s all-on: got\n%s\nwant (%s)\n%s", servers.Models.All()[0].Name, want, golden, g)
 			}
-			for _, m := range servers.Models {
+			for _, m := range servers.Models.All() {
 				for _, v := range app.Variants() {
 					if got := get(t, m, v, rq.target); got != want {
 						t.Errorf("model=%s/%s: got\n%s\nwant\n%s", m.Name, v, got, want)

@@ -8,9 +8,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
+	"github.com/poolbench/poolbench/registry"
 	"github.com/poolbench/poolbench/servers/app"
 )
 
@@ -64,47 +64,42 @@ type Model struct {
 	Doc string
 	// New builds a server from cfg.
 	New func(cfg Config) Server
+	// Baseline marks the model every other one is compared against in
+	// reports and profile pairs; Baseline() falls back to the first row.
+	Baseline bool
+	// ReduceMemory reports whether the model honours Knobs.ReduceMemoryUsage:
+	// workloads that measure memory also run it with mem=reduce.
+	ReduceMemory bool
+	// ZeroAlloc promises no allocation per request with every switch on
+	// (a test holds the model to it).
+	ZeroAlloc bool
 }
 
 // Models is the registry of server models, in the order cells run.
-var Models = []Model{
-	{Name: "fasthttp", Doc: "fasthttp.Server: a pool of worker goroutines reused across connections", New: newFastHTTP},
-	{Name: "nethttp", Doc: "net/http.Server: one goroutine per connection", New: newNetHTTP},
-}
+var Models = registry.New("server model", func(m Model) string { return m.Name },
+	Model{Name: "fasthttp", Doc: "fasthttp.Server: a pool of worker goroutines reused across connections", New: newFastHTTP, ReduceMemory: true, ZeroAlloc: true},
+	Model{Name: "nethttp", Doc: "net/http.Server: one goroutine per connection", New: newNetHTTP, Baseline: true},
+)
 
-// Names returns the registered model names.
-func Names() []string {
-	names := make([]string, len(Models))
-	for i, m := range Models {
-		names[i] = m.Name
-	}
-	return names
-}
+// Names returns the registered model names, in order.
+func Names() []string { return Models.Names() }
 
 // Lookup returns the model registered under name.
-func Lookup(name string) (Model, error) {
-	for _, m := range Models {
-		if m.Name == name {
-			return m, nil
-		}
-	}
-	return Model{}, fmt.Errorf("unknown server model %q: want one of %s", name, strings.Join(Names(), ", "))
-}
+func Lookup(name string) (Model, error) { return Models.Lookup(name) }
 
 // ParseModels parses a comma-separated list of model names; "" or "all" is every model.
-func ParseModels(s string) ([]Model, error) {
-	if s == "" || s == "all" {
-		return Models, nil
-	}
-	var out []Model
-	for _, name := range strings.Split(s, ",") {
-		m, err := Lookup(strings.TrimSpace(name))
-		if err != nil {
-			return nil, err
+func ParseModels(s string) ([]Model, error) { return Models.Parse(s) }
+
+// Baseline returns the model the others are compared against: the row
+// marked Baseline, else the first.
+func Baseline() Model {
+	all := Models.All()
+	for _, m := range all {
+		if m.Baseline {
+			return m
 		}
-		out = append(out, m)
 	}
-	return out, nil
+	return all[0]
 }
 
 // Running is a server serving in the background.

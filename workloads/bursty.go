@@ -3,9 +3,12 @@ package workloads
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,34 +21,118 @@ import (
 // new connections, and the server's idle workers may expire in between.
 // Latency is measured from each request's intended send time, so a stalled
 // server cannot hide its queue (no coordinated omission).
+//
+// The process matrix sweeps Off (-gaps) across fasthttp's
+// MaxIdleWorkerDuration; its cells carry gap=<Off> and conns=na.
 type Bursty struct {
 	Wave       SquareWave
 	Bursts     int
 	ClientIdle time.Duration
+	// Gaps is the process matrix's axis: silences to sweep (-gaps).
+	Gaps string
+	gaps []time.Duration
 }
 
 // DefaultBursty is the registered bursty workload: 3 bursts of 2,000 req/s
-// for 1 s with 1 s between them.
-var DefaultBursty = Bursty{Wave: SquareWave{PerSecond: 2000, On: time.Second, Off: time.Second}, Bursts: 3, ClientIdle: 200 * time.Millisecond}
+// for 1 s with 1 s between them; the process matrix sweeps 500ms and 2s.
+var DefaultBursty = Bursty{Wave: SquareWave{PerSecond: 2000, On: time.Second, Off: time.Second}, Bursts: 3,
+	ClientIdle: 200 * time.Millisecond, Gaps: "500ms,2s"}
 
-var _ Workload = Bursty{}
+var _ Kind = (*Bursty)(nil)
+
+// Bounds of the bursty settings: the pacer cannot serve more than MaxRate
+// on one load core, and longer runs measure nothing new.
+const (
+	MaxRate   = 100_000
+	maxBursts = 1000
+	maxPhase  = time.Hour
+)
 
 // Name implements Workload.
-func (Bursty) Name() string { return "bursty" }
+func (*Bursty) Name() string { return "bursty" }
 
-// Validate reports what is wrong with b.
-func (b Bursty) Validate() error {
-	if b.Wave.PerSecond <= 0 || b.Wave.On <= 0 || b.Wave.Off < 0 || b.Bursts < 1 || b.Wave.PerBurst() == 0 {
-		return fmt.Errorf("bursty: rate=%d on=%v off=%v bursts=%d: need a positive rate, burst length and count", b.Wave.PerSecond, b.Wave.On, b.Wave.Off, b.Bursts)
+// Traits implements Kind: an open loop that records vegeta results.
+func (*Bursty) Traits() Traits {
+	return Traits{Doc: "open loop: square-wave bursts from vegeta's attacker, latency from the intended send time",
+		Records: true, Units: []string{"connects/s", "timewait-socks"}}
+}
+
+// Flags implements Kind.
+func (b *Bursty) Flags(fs *flag.FlagSet) {
+	fs.IntVar(&b.Wave.PerSecond, "rate", b.Wave.PerSecond, "bursty: requests per second within a burst")
+	fs.DurationVar(&b.Wave.On, "on", b.Wave.On, "bursty: length of a burst")
+	fs.DurationVar(&b.Wave.Off, "off", b.Wave.Off, "bursty: silence between bursts (poolbench run sweeps -gaps instead)")
+	fs.IntVar(&b.Bursts, "bursts", b.Bursts, "bursty: number of bursts")
+	fs.DurationVar(&b.ClientIdle, "client-idle", b.ClientIdle, "bursty: the client closes connections idle this long")
+}
+
+// SweepFlags implements Kind.
+func (b *Bursty) SweepFlags(fs *flag.FlagSet) {
+	fs.StringVar(&b.Gaps, "gaps", b.Gaps, "bursty: silences between bursts to sweep (fasthttp's idle workers expire after -max-idle-worker-duration)")
+}
+
+// Validate implements Kind: every setting within its bounds, and a burst
+// of at least one request.
+func (b *Bursty) Validate() error {
+	if err := b.validateWave(); err != nil {
+		return err
+	}
+	b.gaps = b.gaps[:0]
+	for _, g := range strings.Split(b.Gaps, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(g))
+		if err != nil || d < 0 || d > maxPhase {
+			return fmt.Errorf("-gaps %q: %q is not a duration such as 500ms or 2s (≥ 0, ≤ %v)", b.Gaps, strings.TrimSpace(g), maxPhase)
+		}
+		b.gaps = append(b.gaps, d)
 	}
 	return nil
 }
 
+// validateWave checks the settings Run uses.
+func (b *Bursty) validateWave() error {
+	w := b.Wave
+	switch {
+	case w.PerSecond < 1 || w.PerSecond > MaxRate:
+		return fmt.Errorf("-rate %d: want requests per second ≥ 1 and ≤ %d", w.PerSecond, MaxRate)
+	case w.On <= 0 || w.On > maxPhase:
+		return fmt.Errorf("-on %v: want a burst length > 0 and ≤ %v, e.g. 1s", w.On, maxPhase)
+	case w.PerBurst() == 0:
+		return fmt.Errorf("-rate %d -on %v: a burst holds no request: raise -rate or -on", w.PerSecond, w.On)
+	case w.Off < 0 || w.Off > maxPhase:
+		return fmt.Errorf("-off %v: want a silence ≥ 0 and ≤ %v, e.g. 1s", w.Off, maxPhase)
+	case b.Bursts < 1 || b.Bursts > maxBursts:
+		return fmt.Errorf("-bursts %d: want a count ≥ 1 and ≤ %d", b.Bursts, maxBursts)
+	}
+	return positive("client-idle", b.ClientIdle)
+}
+
+// Points implements Kind: one cell per gap, vegeta opening what it needs.
+func (b *Bursty) Points() []Point {
+	var out []Point
+	for _, g := range b.gaps {
+		c := *b
+		c.Wave.Off = g
+		out = append(out, Point{Load: &c, Keys: map[string]string{"gap": g.String()}})
+	}
+	return out
+}
+
+// Args implements Kind.
+func (b *Bursty) Args() []string {
+	return []string{"-rate", strconv.Itoa(b.Wave.PerSecond), "-on", b.Wave.On.String(),
+		"-off", b.Wave.Off.String(), "-bursts", strconv.Itoa(b.Bursts), "-client-idle", b.ClientIdle.String()}
+}
+
+// Window implements Kind: the bursts and the silences between them.
+func (b *Bursty) Window(time.Duration) time.Duration {
+	return time.Duration(b.Bursts)*b.Wave.On + time.Duration(b.Bursts-1)*b.Wave.Off
+}
+
 // Run implements Workload. p.Conns caps vegeta's workers (0: 10,000);
 // p.Requests and p.Duration are ignored: the wave sets the load.
-func (b Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
-	if err := b.Validate(); err != nil {
-		return Result{}, err
+func (b *Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
+	if err := b.validateWave(); err != nil {
+		return Result{}, fmt.Errorf("bursty: %w", err)
 	}
 	if p.Request == nil {
 		return Result{}, errors.New("plan: no request to send")

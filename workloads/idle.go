@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"sync"
 	"time"
@@ -14,13 +15,56 @@ import (
 // connection up fully), then holds them all idle for Hold. OnEnd is called
 // while they are held: that is when memory per connection is measured.
 type Idle struct {
+	// Hold is how long the connections stay idle (-hold).
 	Hold time.Duration
+	// Sweep is the process matrix's axis: -idle-conns.
+	Sweep ConnSweep
 }
 
 // DefaultIdle holds the connections for 1 s.
-var DefaultIdle = Idle{Hold: time.Second}
+var DefaultIdle = Idle{Hold: time.Second, Sweep: ConnSweep{Flag: "idle-conns", List: "1000,10000"}}
 
-var _ Workload = Idle{}
+var _ Kind = (*Idle)(nil)
+
+// maxHold bounds -hold: a cell holding connections longer measures nothing new.
+const maxHold = time.Hour
+
+// Traits implements Kind: iterations are connections, measured for memory.
+func (*Idle) Traits() Traits {
+	return Traits{Doc: "opens conns keep-alive connections, one request each, then holds them idle", PerConn: true}
+}
+
+// Flags implements Kind.
+func (w *Idle) Flags(fs *flag.FlagSet) {
+	fs.DurationVar(&w.Hold, "hold", w.Hold, "idle: how long to hold the connections idle")
+}
+
+// SweepFlags implements Kind.
+func (w *Idle) SweepFlags(fs *flag.FlagSet) { w.Sweep.SweepFlags(fs) }
+
+// Validate implements Kind.
+func (w *Idle) Validate() error {
+	if w.Hold <= 0 || w.Hold > maxHold {
+		return fmt.Errorf("-hold %v: want a duration > 0 and ≤ %v, e.g. 1s", w.Hold, maxHold)
+	}
+	return w.Sweep.Validate()
+}
+
+// Points implements Kind: one cell per connection count, each also with
+// reduced server memory where the model supports it.
+func (w *Idle) Points() []Point {
+	ps := w.Sweep.Points(w)
+	for i := range ps {
+		ps[i].Mem = true
+	}
+	return ps
+}
+
+// Args implements Kind.
+func (w *Idle) Args() []string { return []string{"-hold", w.Hold.String()} }
+
+// Window implements Kind: the hold, plus a second to open the connections.
+func (w *Idle) Window(time.Duration) time.Duration { return w.Hold + time.Second }
 
 // Name implements Workload.
 func (Idle) Name() string { return "idle" }

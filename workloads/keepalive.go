@@ -10,10 +10,22 @@ import (
 
 // Keepalive is the saturated keep-alive workload: Conns connections opened
 // before the measured window, each sending requests back to back (closed
-// loop). A connection that breaks is redialed.
-type Keepalive struct{}
+// loop). A connection that breaks is redialed. The process matrix sweeps
+// its connection count.
+type Keepalive struct {
+	// ClosedLoop holds the process matrix's axis: -keepalive-conns.
+	ClosedLoop
+}
 
-var _ Workload = Keepalive{}
+var _ Kind = (*Keepalive)(nil)
+
+// Traits implements Kind: a closed loop measured per request.
+func (*Keepalive) Traits() Traits {
+	return Traits{Doc: "closed loop: conns connections opened before the window, back-to-back requests", Closed: true}
+}
+
+// Points implements Kind: one cell per connection count.
+func (w *Keepalive) Points() []Point { return w.ConnSweep.Points(w) }
 
 // Name implements Workload.
 func (Keepalive) Name() string { return "keepalive" }

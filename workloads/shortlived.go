@@ -9,10 +9,23 @@ import (
 
 // Shortlived is the short-lived connection workload: every request goes on a
 // fresh connection that the client closes once the response is read, so
-// TIME_WAIT lands on the client and the server pays for every accept.
-type Shortlived struct{}
+// TIME_WAIT lands on the client and the server pays for every accept. The
+// process matrix sweeps its connection count.
+type Shortlived struct {
+	// ClosedLoop holds the process matrix's axis: -shortlived-conns.
+	ClosedLoop
+}
 
-var _ Workload = Shortlived{}
+var _ Kind = (*Shortlived)(nil)
+
+// Traits implements Kind: a closed loop that also counts connects and TIME_WAIT.
+func (*Shortlived) Traits() Traits {
+	return Traits{Doc: "closed loop: one request per connection, closed by the client", Closed: true,
+		Units: []string{"connects/s", "timewait-socks"}}
+}
+
+// Points implements Kind: one cell per connection count.
+func (w *Shortlived) Points() []Point { return w.ConnSweep.Points(w) }
 
 // Name implements Workload.
 func (Shortlived) Name() string { return "shortlived" }

@@ -1,6 +1,7 @@
 // Package workloads holds the load shapes poolbench drives servers with. A
 // Workload sends one pre-encoded request over connections from a Dialer and
-// counts what came back; All is the explicit registry.
+// counts what came back; Registry is the explicit table of them, and each
+// describes itself as a Kind.
 package workloads
 
 import (
@@ -9,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,26 +95,6 @@ type Workload interface {
 	Name() string
 	// Run sends the load of p through d and waits for it to finish.
 	Run(ctx context.Context, d Dialer, p Plan) (Result, error)
-}
-
-// All is the registry of workloads with their default settings, in the
-// order cells run. Closed is the subset the in-process layer runs.
-var All = []Workload{Keepalive{}, Shortlived{}, DefaultBursty, DefaultIdle}
-
-// Closed lists the closed-loop workloads: they send a fixed number of
-// requests, so they can run as in-process Go benchmarks.
-var Closed = []Workload{Keepalive{}, Shortlived{}}
-
-// Lookup returns the workload registered under name.
-func Lookup(name string) (Workload, error) {
-	names := make([]string, len(All))
-	for i, w := range All {
-		if w.Name() == name {
-			return w, nil
-		}
-		names[i] = w.Name()
-	}
-	return nil, fmt.Errorf("unknown workload %q: want one of %s", name, strings.Join(names, ", "))
 }
 
 // maxLatency is the histogram's ceiling: 60 s in ns.

@@ -92,7 +92,7 @@ func plaintext() *driver.Request {
 
 func TestKeepaliveCountsExactly(t *testing.T) {
 	t.Parallel()
-	for _, m := range servers.Models {
+	for _, m := range servers.Models.All() {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			w, h, dial := serve(t, m)
@@ -119,7 +119,7 @@ func TestKeepaliveCountsExactly(t *testing.T) {
 
 func TestShortlivedClientCloses(t *testing.T) {
 	t.Parallel()
-	for _, m := range servers.Models {
+	for _, m := range servers.Models.All() {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			w, h, dial := serve(t, m)
@@ -145,7 +145,7 @@ func TestShortlivedClientCloses(t *testing.T) {
 
 func TestDriverFlagsWrongAnswers(t *testing.T) {
 	t.Parallel()
-	_, _, dial := serve(t, servers.Models[0])
+	_, _, dial := serve(t, servers.Models.All()[0])
 	bad := driver.NewGET("poolbench", "/app/nowhere", 200, -1)
 	res, err := workloads.Keepalive{}.Run(context.Background(), dial, workloads.Plan{Conns: 2, Requests: 50, Request: bad})
 	if err != nil {

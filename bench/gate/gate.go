@@ -5,11 +5,14 @@
 package gate
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,24 +54,54 @@ type Policy struct {
 	Rules      []Rule `json:"rules"`
 }
 
-// LoadPolicy reads a policy file.
+// KnownUnits are the units poolbench's benchmarks report, as written in
+// their output; a policy rule for any other unit would never apply, so it is
+// refused as a typo.
+var KnownUnits = []string{"ns/op", "sec/op", "B/op", "allocs/op", "req/s", "cpu-ns/op",
+	"p50-ns", "p99-ns", "p999-ns", "dials/1k-req", "timewait-socks", "rss-bytes/conn", "heap-bytes/conn"}
+
+// LoadPolicy reads a policy file; its errors do not repeat the path.
 func LoadPolicy(path string) (*Policy, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("gate policy: %w", err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errors.New("no such file: pass the policy's path, e.g. bench/gate.json")
+		}
+		return nil, err
 	}
+	return ParsePolicy(b)
+}
+
+// ParsePolicy parses and checks a policy: one JSON object and nothing
+// after it, at least one rule, every rule on a known unit with
+// 0 < alpha < 1 and threshold >= 0, no unit twice.
+func ParsePolicy(b []byte) (*Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("gate policy %s: %w", path, err)
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("trailing data after the policy object at byte %d: remove it", dec.InputOffset())
 	}
 	if p.MinSamples < 4 {
-		return nil, fmt.Errorf("gate policy %s: min_samples=%d: benchstat's U-test needs at least 4 samples per side to call anything significant", path, p.MinSamples)
+		return nil, fmt.Errorf("min_samples=%d: benchstat's U-test needs at least 4 samples per side to call anything significant", p.MinSamples)
 	}
+	if len(p.Rules) == 0 {
+		return nil, fmt.Errorf("no rules: a policy without rules gates nothing; add e.g. {\"unit\": \"ns/op\", \"threshold\": 0.05, \"alpha\": 0.05}")
+	}
+	seen := map[string]bool{}
 	for _, r := range p.Rules {
-		if r.Unit == "" || r.Alpha <= 0 || r.Alpha >= 1 || r.Threshold < 0 {
-			return nil, fmt.Errorf("gate policy %s: rule %+v: need a unit, 0 < alpha < 1 and threshold >= 0", path, r)
+		if !slices.Contains(KnownUnits, r.Unit) {
+			return nil, fmt.Errorf("rule unit %q: want one of %s", r.Unit, strings.Join(KnownUnits, ", "))
+		}
+		if seen[r.Unit] {
+			return nil, fmt.Errorf("rule unit %q appears twice: keep one rule per unit", r.Unit)
+		}
+		seen[r.Unit] = true
+		if r.Alpha <= 0 || r.Alpha >= 1 || r.Threshold < 0 || r.MinDelta < 0 {
+			return nil, fmt.Errorf("rule %+v: need 0 < alpha < 1, threshold >= 0 and min_delta >= 0", r)
 		}
 	}
 	return &p, nil

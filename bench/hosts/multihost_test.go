@@ -162,7 +162,7 @@ func multiHost(t *testing.T, lab *netnstest.Lab, bin string, pick func(*netnstes
 			if err := r.p.Wait(); err != nil {
 				t.Fatalf("load on %s: %v: %s", r.h.Name, err, r.errOut.String())
 			}
-			var rep runner.Report
+			var rep runner.LoadReport
 			if err := json.Unmarshal(r.out.Bytes(), &rep); err != nil {
 				t.Fatalf("load on %s printed %q: %v", r.h.Name, r.out.String(), err)
 			}

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/bench/results"
 )
 
 // HostResult is one line of a load host's results file (JSON lines): one
@@ -70,7 +70,7 @@ func ReadFile(path string) ([]HostResult, error) {
 type Line struct {
 	Cell    string
 	Iters   int64
-	Metrics []runner.Metric
+	Metrics []results.Metric
 }
 
 // Lines merges several hosts' results (one slice per host) cell run by cell
@@ -139,35 +139,35 @@ func Lines(hosts [][]HostResult) ([]Line, error) {
 
 // Line is the merged closed-loop result's benchmark iterations (requests)
 // and metrics; percentiles only where every host sent its histogram.
-func (m Merged) Line() (int64, []runner.Metric) {
-	ms := []runner.Metric{}
+func (m Merged) Line() (int64, []results.Metric) {
+	ms := []results.Metric{}
 	if m.Rate > 0 {
-		ms = append(ms, runner.Metric{Value: 1e9 / m.Rate, Unit: "ns/op"}, runner.Metric{Value: m.Rate, Unit: "req/s"})
+		ms = append(ms, results.Metric{Value: 1e9 / m.Rate, Unit: "ns/op"}, results.Metric{Value: m.Rate, Unit: "req/s"})
 	}
 	if h := m.Latency; h != nil && h.TotalCount() > 0 {
 		ms = append(ms,
-			runner.Metric{Value: float64(h.ValueAtQuantile(50)), Unit: "p50-ns"},
-			runner.Metric{Value: float64(h.ValueAtQuantile(99)), Unit: "p99-ns"},
-			runner.Metric{Value: float64(h.ValueAtQuantile(99.9)), Unit: "p999-ns"})
+			results.Metric{Value: float64(h.ValueAtQuantile(50)), Unit: "p50-ns"},
+			results.Metric{Value: float64(h.ValueAtQuantile(99)), Unit: "p99-ns"},
+			results.Metric{Value: float64(h.ValueAtQuantile(99.9)), Unit: "p999-ns"})
 	}
-	ms = append(ms, runner.Metric{Value: float64(m.Errors.Total()), Unit: "errors"})
+	ms = append(ms, results.Metric{Value: float64(m.Errors.Total()), Unit: "errors"})
 	return m.OK, ms
 }
 
 // Line is the merged open-loop result's benchmark iterations (successful
 // requests) and metrics, all computed by vegeta over every host's results.
-func (o Open) Line() (int64, []runner.Metric) {
+func (o Open) Line() (int64, []results.Metric) {
 	m := &o.Metrics
 	ok := int64(float64(m.Requests)*m.Success + 0.5)
-	ms := []runner.Metric{}
+	ms := []results.Metric{}
 	if m.Throughput > 0 {
-		ms = append(ms, runner.Metric{Value: 1e9 / m.Throughput, Unit: "ns/op"}, runner.Metric{Value: m.Throughput, Unit: "req/s"})
+		ms = append(ms, results.Metric{Value: 1e9 / m.Throughput, Unit: "ns/op"}, results.Metric{Value: m.Throughput, Unit: "req/s"})
 	}
 	ms = append(ms,
-		runner.Metric{Value: float64(m.Latencies.P50), Unit: "p50-ns"},
-		runner.Metric{Value: float64(m.Latencies.P99), Unit: "p99-ns"},
-		runner.Metric{Value: float64(m.Latencies.Quantile(0.999)), Unit: "p999-ns"},
-		runner.Metric{Value: float64(int64(m.Requests) - ok), Unit: "errors"})
+		results.Metric{Value: float64(m.Latencies.P50), Unit: "p50-ns"},
+		results.Metric{Value: float64(m.Latencies.P99), Unit: "p99-ns"},
+		results.Metric{Value: float64(m.Latencies.Quantile(0.999)), Unit: "p999-ns"},
+		results.Metric{Value: float64(int64(m.Requests) - ok), Unit: "errors"})
 	return ok, ms
 }
 
@@ -176,12 +176,12 @@ func (o Open) Line() (int64, []runner.Metric) {
 func Write(w io.Writer, hostNames []string, lines []Line) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "load-hosts: %s\nload-host-count: %d\n", strings.Join(hostNames, ", "), len(hostNames))
-	for _, u := range runner.Units {
-		fmt.Fprintln(bw, u)
+	if err := results.WriteUnits(bw); err != nil {
+		return err
 	}
 	fmt.Fprintln(bw)
 	for _, l := range lines {
-		if err := runner.WriteLine(bw, l.Cell, l.Iters, l.Metrics); err != nil {
+		if err := results.WriteLine(bw, l.Cell, l.Iters, l.Metrics); err != nil {
 			return err
 		}
 	}

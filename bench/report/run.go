@@ -6,6 +6,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchproc"
 )
 
 // Cell is one benchmark cell with its samples.
@@ -27,6 +29,8 @@ type Cell struct {
 	Keys map[string]string
 	// Values are the samples by unit as written (ns/op, req/s, p99-ns…).
 	Values map[string][]float64
+	// res is the cell's first result, which benchproc filters match on.
+	res *benchfmt.Result
 }
 
 // Median is the median sample of unit, and whether there is one.
@@ -82,9 +86,16 @@ func Read(dir string) (*Run, error) {
 	rd := benchfmt.NewReader(f, filepath.Join(dir, "bench.txt"))
 	seenEnv := map[string]bool{}
 	byName := map[string]*Cell{}
+	bad, firstBad := 0, error(nil)
 	for rd.Scan() {
 		res, ok := rd.Result().(*benchfmt.Result)
 		if !ok {
+			if se, isSyntax := rd.Result().(*benchfmt.SyntaxError); isSyntax {
+				if bad == 0 {
+					firstBad = se
+				}
+				bad++
+			}
 			continue
 		}
 		for _, c := range res.Config {
@@ -96,7 +107,7 @@ func Read(dir string) (*Run, error) {
 		name := res.Name.String()
 		c := byName[name]
 		if c == nil {
-			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}}
+			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}, res: res.Clone()}
 			base, parts := res.Name.Parts()
 			c.Base = string(base)
 			for _, p := range parts {
@@ -124,34 +135,69 @@ func Read(dir string) (*Run, error) {
 	if err := rd.Err(); err != nil {
 		return nil, err
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "scenarios.json")); err == nil {
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		for dec.More() {
-			var s Scenario
-			if err := dec.Decode(&s); err != nil {
-				r.Missing = append(r.Missing, fmt.Sprintf("scenarios.json is unreadable (%v)", err))
-				break
-			}
-			r.Scenarios = append(r.Scenarios, s)
+	if len(r.Cells) == 0 {
+		what := "no benchmark result lines"
+		if bad > 0 {
+			what = fmt.Sprintf("no valid benchmark result lines (%d malformed, first: %v)", bad, firstBad)
 		}
+		return nil, fmt.Errorf("%s holds %s: not poolbench output (make bench writes it)", filepath.Join(dir, "bench.txt"), what)
+	}
+	if bad > 0 {
+		r.Missing = append(r.Missing, fmt.Sprintf("bench.txt: %d malformed line(s) skipped, first: %v", bad, firstBad))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "scenarios.json")); err == nil {
+		r.Scenarios, r.Missing = readScenarios(b, r.Missing)
 	}
 	return r, nil
 }
 
-// Select returns the cells of base whose keys match all of want.
-func (r *Run) Select(base string, want map[string]string) []*Cell {
+// readScenarios reads scenarios.json (one JSON object per scenario) as far
+// as it is readable, and says in missing what it lacks: a scenario that
+// stops mid-way, or one without its name, verdict or rows.
+func readScenarios(b []byte, missing []string) ([]Scenario, []string) {
+	var out []Scenario
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var s Scenario
+		if err := dec.Decode(&s); err != nil {
+			missing = append(missing, fmt.Sprintf("scenarios.json: only %d scenario(s) readable, the rest is cut or malformed at byte %d (%v): rerun poolbench scenarios -json", len(out), dec.InputOffset(), err))
+			break
+		}
+		var lacks []string
+		if s.Name == "" {
+			lacks = append(lacks, "name")
+		}
+		if s.Verdict == "" {
+			lacks = append(lacks, "verdict")
+		}
+		if len(s.Outcome.Rows) == 0 {
+			lacks = append(lacks, "rows")
+		}
+		if len(lacks) > 0 {
+			missing = append(missing, fmt.Sprintf("scenarios.json: scenario %d (%q) has no %s", len(out)+1, s.Name, strings.Join(lacks, ", ")))
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 && len(bytes.TrimSpace(b)) == 0 {
+		missing = append(missing, "scenarios.json is empty: rerun poolbench scenarios -json")
+	}
+	return out, missing
+}
+
+// Where returns the cells a benchproc filter matches, e.g.
+// ".name:Proc /load:bursty" (the syntax of benchstat -filter). The
+// report's filters are constants; a bad one panics (the golden test runs
+// every one).
+func (r *Run) Where(filter string) []*Cell {
+	f, err := benchproc.NewFilter(filter)
+	if err != nil {
+		panic(fmt.Sprintf("report: filter %q: %v", filter, err))
+	}
 	var out []*Cell
-next:
 	for _, c := range r.Cells {
-		if c.Base != base {
-			continue
+		if m, err := f.Match(c.res); err == nil && m.Any() {
+			out = append(out, c)
 		}
-		for k, v := range want {
-			if c.Keys[k] != v {
-				continue next
-			}
-		}
-		out = append(out, c)
 	}
 	return out
 }

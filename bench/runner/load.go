@@ -6,24 +6,24 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/servers/control"
 	"github.com/poolbench/poolbench/workloads"
 )
 
 // LoadConfig is one load process: a workload against a server's address.
 type LoadConfig struct {
-	// Workload is the workload, with its own settings (Bursty, Idle).
-	Workload workloads.Workload
+	// Workload is the workload, with its own settings.
+	Workload workloads.Kind
 	// Addr is the server's HTTP address; it must be on loopback.
 	Addr string
 	// Control is the server's control address; "" skips server snapshots.
 	Control string
 	// Route is the request to send.
-	Route bench.Route
+	Route app.RouteSpec
 	// Conns is the connection count (bursty: the cap on vegeta's workers).
 	Conns int
 	// Duration is the measured window and Warmup the unmeasured run before
@@ -34,6 +34,9 @@ type LoadConfig struct {
 	// ProfileDir, if set, receives the server's allocs.pb.gz (allocations
 	// in the window) and cpu.pb.gz (the window, in whole seconds).
 	ProfileDir string
+	// ProfileKinds lists the profiles to collect: ProfileAllocs,
+	// ProfileCPU, or both comma-separated ("" is both).
+	ProfileKinds string
 	// ProfileWindow is how long the CPU profile runs (default Duration).
 	ProfileWindow time.Duration
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
@@ -58,14 +61,18 @@ func CheckLoopback(addr string) error {
 }
 
 // RunLoad runs one load process's work and reports it.
-func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
+func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 	if err := CheckLoopback(c.Addr); err != nil {
+		return nil, err
+	}
+	profAllocs, profCPU, err := parseProfileKinds(c.ProfileKinds)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckFDs(max(c.Conns, 1)); err != nil {
 		return nil, err
 	}
-	rep := &Report{Workload: c.Workload.Name(), Conns: c.Conns, LoadCPUs: "all"}
+	rep := &LoadReport{Workload: c.Workload.Name(), Conns: c.Conns, LoadCPUs: "all"}
 	if c.CPUs != "" {
 		got, err := PinSelf(c.CPUs)
 		if err != nil {
@@ -78,11 +85,9 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 	}
 	rep.LoadGOMAXPROCS = runtime.GOMAXPROCS(0)
 	dial := func() (net.Conn, error) { return net.Dial("tcp", c.Addr) }
-	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: c.Route.Request(), Latency: true}
-
-	closed := c.Workload.Name() == "client" ||
-		slices.ContainsFunc(workloads.Closed, func(w workloads.Workload) bool { return w.Name() == c.Workload.Name() })
-	if closed && c.Warmup > 0 {
+	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: bench.Request(c.Route), Latency: true}
+	traits := c.Workload.Traits()
+	if traits.Closed && c.Warmup > 0 {
 		warm := plan
 		warm.Duration, warm.Latency = c.Warmup, false
 		if res, err := c.Workload.Run(ctx, dial, warm); err != nil {
@@ -92,9 +97,9 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 		}
 	}
 
-	// Idle measures the live heap, so both its snapshots collect garbage
-	// first; the others only read counters.
-	idle := c.Workload.Name() == "idle"
+	// Per-connection workloads measure the live heap, so both their
+	// snapshots collect garbage first; the others only read counters.
+	idle := traits.PerConn
 	var snapErr error
 	var prof *profiler
 	if c.Control != "" {
@@ -115,7 +120,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*Report, error) {
 			if window <= 0 {
 				window = c.Duration
 			}
-			prof = newProfiler(cl, c.ProfileDir, window)
+			prof = newProfiler(cl, c.ProfileDir, window, profAllocs, profCPU)
 			startStats, endStats := plan.OnStart, plan.OnEnd
 			// The profile snapshots sit outside the stats window, so the
 			// control endpoint's work writing them is not in allocs/op.

@@ -155,7 +155,7 @@ func startServer(ctx context.Context, bin string, args, env []string) (*server, 
 
 // runLoad runs a load child to completion while watching the server: if
 // the server dies first, the load is killed and the error says so.
-func runLoad(ctx context.Context, bin string, args, env []string, srv *server, onStart func(pid int)) (*Report, error) {
+func runLoad(ctx context.Context, bin string, args, env []string, srv *server, onStart func(pid int)) (*LoadReport, error) {
 	var out bytes.Buffer
 	p, err := startProc("load", bin, args, env, &out)
 	if err != nil {
@@ -179,7 +179,7 @@ func runLoad(ctx context.Context, bin string, args, env []string, srv *server, o
 		}
 		return nil, errors.New(p.why())
 	}
-	var rep Report
+	var rep LoadReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		return nil, fmt.Errorf("load report %q: %w", out.String(), err)
 	}

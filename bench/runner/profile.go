@@ -8,24 +8,74 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/poolbench/poolbench/profiles"
 	"github.com/poolbench/poolbench/servers/control"
 )
 
+// Profile kinds a load collects (LoadConfig.ProfileKinds, -profile-kinds).
+const (
+	// ProfileAllocs is allocs.pb.gz: the allocations made in the window.
+	// Exact only with the server at MemProfileRate=1.
+	ProfileAllocs = "allocs"
+	// ProfileCPU is cpu.pb.gz: the window's CPU profile. Take it with the
+	// server at the default MemProfileRate: at 1, recording every
+	// allocation's stack (runtime.pcvalue, findfunc, profilealloc…)
+	// tops the profile.
+	ProfileCPU = "cpu"
+)
+
+// parseProfileKinds parses "allocs", "cpu" or "allocs,cpu" ("" is both).
+func parseProfileKinds(s string) (allocs, cpu bool, err error) {
+	if s == "" {
+		return true, true, nil
+	}
+	for _, k := range strings.Split(s, ",") {
+		switch strings.TrimSpace(k) {
+		case ProfileAllocs:
+			allocs = true
+		case ProfileCPU:
+			cpu = true
+		default:
+			return false, false, fmt.Errorf("-profile-kinds %q: %q is not a profile kind: want allocs, cpu or allocs,cpu", s, k)
+		}
+	}
+	return allocs, cpu, nil
+}
+
+// profileCell runs a cell twice for its profiles: once with the server at
+// MemProfileRate=1 for allocs.pb.gz (its line and meta.json come from
+// this run), once at the default rate for cpu.pb.gz, so the profiler's
+// own stack walking is not what the CPU profile shows.
+func (r *Runner) profileCell(ctx context.Context, c Cell) (*CellResult, error) {
+	res, err := r.runCell(ctx, c, 1, ProfileAllocs)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeMeta(r.ProfileDir(c), c, res.Report, res.Metrics); err != nil {
+		return nil, err
+	}
+	if _, err := r.runCell(ctx, c, -1, ProfileCPU); err != nil {
+		return nil, fmt.Errorf("cpu profile run: %w", err)
+	}
+	return res, nil
+}
+
 // profiler collects a server's profiles over the measured window: the
 // allocations made inside it (two heap snapshots, each after a GC, so the
 // runtime has published every allocation; their difference) and a CPU
 // profile started at the window's start and ending a little after its end.
 type profiler struct {
-	cl      *control.Client
-	dir     string
-	seconds int
+	cl          *control.Client
+	dir         string
+	seconds     int
+	allocs, cpu bool
 
-	start []byte
-	cpu   chan cpuResult
-	err   error
+	start  []byte
+	cpuRes chan cpuResult
+	err    error
 }
 
 type cpuResult struct {
@@ -33,10 +83,10 @@ type cpuResult struct {
 	err error
 }
 
-func newProfiler(cl *control.Client, dir string, window time.Duration) *profiler {
+func newProfiler(cl *control.Client, dir string, window time.Duration, allocs, cpu bool) *profiler {
 	// A quarter more than the window, so the CPU profile's own encoding
 	// happens after the window's end.
-	return &profiler{cl: cl, dir: dir, seconds: max(1, int(math.Ceil((window + window/4).Seconds())))}
+	return &profiler{cl: cl, dir: dir, seconds: max(1, int(math.Ceil((window + window/4).Seconds()))), allocs: allocs, cpu: cpu}
 }
 
 func (p *profiler) fail(err error) {
@@ -47,17 +97,21 @@ func (p *profiler) fail(err error) {
 
 // begin runs at the window's start.
 func (p *profiler) begin(ctx context.Context) {
-	b, err := p.cl.Get(ctx, "/debug/pprof/heap?gc=1")
-	if err != nil {
-		p.fail(fmt.Errorf("heap profile at the window's start: %w", err))
-		return
+	if p.allocs {
+		b, err := p.cl.Get(ctx, "/debug/pprof/heap?gc=1")
+		if err != nil {
+			p.fail(fmt.Errorf("heap profile at the window's start: %w", err))
+			return
+		}
+		p.start = b
 	}
-	p.start = b
-	p.cpu = make(chan cpuResult, 1)
-	go func() {
-		b, err := p.cl.Get(ctx, "/debug/pprof/profile?seconds="+strconv.Itoa(p.seconds))
-		p.cpu <- cpuResult{b, err}
-	}()
+	if p.cpu {
+		p.cpuRes = make(chan cpuResult, 1)
+		go func() {
+			b, err := p.cl.Get(ctx, "/debug/pprof/profile?seconds="+strconv.Itoa(p.seconds))
+			p.cpuRes <- cpuResult{b, err}
+		}()
+	}
 }
 
 // end runs at the window's end and writes allocs.pb.gz and cpu.pb.gz.
@@ -65,6 +119,27 @@ func (p *profiler) end(ctx context.Context) {
 	if p.err != nil {
 		return
 	}
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		p.fail(err)
+		return
+	}
+	if p.allocs {
+		p.endAllocs(ctx)
+	}
+	if p.cpu && p.err == nil {
+		res := <-p.cpuRes
+		if res.err != nil {
+			p.fail(fmt.Errorf("cpu profile: %w", res.err))
+			return
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, "cpu.pb.gz"), res.b, 0o644); err != nil {
+			p.fail(err)
+		}
+	}
+}
+
+// endAllocs writes allocs.pb.gz: the heap profiles' difference.
+func (p *profiler) endAllocs(ctx context.Context) {
 	b, err := p.cl.Get(ctx, "/debug/pprof/heap?gc=1")
 	if err != nil {
 		p.fail(fmt.Errorf("heap profile at the window's end: %w", err))
@@ -86,25 +161,12 @@ func (p *profiler) end(ctx context.Context) {
 		return
 	}
 	profiles.DropControlPlane(delta)
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		p.fail(err)
-		return
-	}
 	var buf bytes.Buffer
 	if err := delta.Write(&buf); err != nil {
 		p.fail(err)
 		return
 	}
 	if err := os.WriteFile(filepath.Join(p.dir, "allocs.pb.gz"), buf.Bytes(), 0o644); err != nil {
-		p.fail(err)
-		return
-	}
-	res := <-p.cpu
-	if res.err != nil {
-		p.fail(fmt.Errorf("cpu profile: %w", res.err))
-		return
-	}
-	if err := os.WriteFile(filepath.Join(p.dir, "cpu.pb.gz"), res.b, 0o644); err != nil {
 		p.fail(err)
 	}
 }

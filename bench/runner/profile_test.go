@@ -3,12 +3,15 @@ package runner
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/poolbench/poolbench/profiles"
+	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 )
 
@@ -22,9 +25,9 @@ func TestProfileRun(t *testing.T) {
 	dir := t.TempDir()
 	r := &Runner{Binary: binary, Dir: dir, Settings: s, Count: 1, Profile: true}
 	var cells []Cell
-	for _, m := range []string{"fasthttp", "nethttp"} {
+	for _, m := range servers.Names() {
 		for _, v := range app.OneOff()[:4] {
-			c := cell(t, m, "keepalive", 4)
+			c := testCell(t, m, "keepalive", 4)
 			c.Variant = &v
 			cells = append(cells, c)
 		}
@@ -69,8 +72,8 @@ func TestProfileRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"fasthttp", "nethttp"} {
-		for _, sw := range profiles.Switches {
+	for _, m := range servers.Names() {
+		for _, sw := range app.SwitchKeys() {
 			found := false
 			for _, c := range cmps {
 				if c.Key == sw && c.To.Keys["model"] == m {
@@ -83,6 +86,66 @@ func TestProfileRun(t *testing.T) {
 			if !found {
 				t.Errorf("model=%s: no pair of cells differing only in %s", m, sw)
 			}
+		}
+	}
+}
+
+// TestCPUProfileWithoutProfilerFrames profiles one allocation-heavy cell
+// and checks that the stack recording of MemProfileRate=1 is not what its
+// CPU profile shows: none of profiles.ProfilerFrames in the top 10 by flat.
+func TestCPUProfileWithoutProfilerFrames(t *testing.T) {
+	s := quick
+	s.Duration = time.Second
+	dir := t.TempDir()
+	r := &Runner{Binary: binary, Dir: dir, Settings: s, Count: 1, Profile: true}
+	c := testCell(t, "nethttp", "keepalive", 4)
+	if err := r.Run(context.Background(), []Cell{c}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"allocs.pb.gz", profiles.MetaFile} {
+		if _, err := os.Stat(filepath.Join(r.ProfileDir(c), f)); err != nil {
+			t.Errorf("the allocations run wrote no %s: %v", f, err)
+		}
+	}
+	p, err := profiles.Load(filepath.Join(r.ProfileDir(c), "cpu.pb.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := profiles.LeafFuncs(p, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) < 10 {
+		t.Fatalf("the cpu profile has %d functions, want at least 10 to judge its top", len(top))
+	}
+	var names []string
+	for _, f := range top[:10] {
+		names = append(names, f.Name)
+	}
+	t.Logf("cpu profile, top 10 by flat: %s", strings.Join(names, ", "))
+	for _, n := range names {
+		if slices.Contains(profiles.ProfilerFrames, n) {
+			t.Errorf("profiler frame %s in the cpu profile's top 10 by flat (%s): the cpu run recorded every allocation", n, strings.Join(names, ", "))
+		}
+	}
+}
+
+func TestParseProfileKinds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in          string
+		allocs, cpu bool
+		ok          bool
+	}{
+		{"", true, true, true},
+		{"allocs", true, false, true},
+		{"cpu", false, true, true},
+		{"allocs,cpu", true, true, true},
+		{"heap", false, false, false},
+	} {
+		a, c, err := parseProfileKinds(tc.in)
+		if (err == nil) != tc.ok || a != tc.allocs || c != tc.cpu {
+			t.Errorf("parseProfileKinds(%q) = %v, %v, %v; want %v, %v, ok %v", tc.in, a, c, err, tc.allocs, tc.cpu, tc.ok)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/profiles"
 )
 
@@ -26,10 +27,11 @@ type Runner struct {
 	// Count is how many times each cell runs; the runs are interleaved
 	// (all cells once, then again), so drift hits every cell alike.
 	Count int
-	// Profile runs every cell with MemProfileRate=1 (exact alloc_objects,
-	// distorted timing) and collects the server's allocs.pb.gz and cpu.pb.gz
-	// into Dir/profiles/<cell path>/; lines go to Dir/profiles/bench.txt,
-	// apart from timing runs.
+	// Profile runs every cell twice: with MemProfileRate=1 (exact
+	// alloc_objects, distorted timing) for the server's allocs.pb.gz, and at
+	// the default rate for its cpu.pb.gz, into Dir/profiles/<cell path>/;
+	// the first run's lines go to Dir/profiles/bench.txt, apart from
+	// timing runs.
 	Profile bool
 	// JSON, if set, receives one JSON object per cell run.
 	JSON io.Writer
@@ -44,12 +46,12 @@ type Runner struct {
 
 // CellResult is one cell run, as written to Runner.JSON.
 type CellResult struct {
-	Cell    string   `json:"cell"`
-	Run     int      `json:"run"`
-	Ready   Ready    `json:"server"`
-	Report  *Report  `json:"report"`
-	Iters   int64    `json:"iterations"`
-	Metrics []Metric `json:"metrics"`
+	Cell    string           `json:"cell"`
+	Run     int              `json:"run"`
+	Ready   Ready            `json:"server"`
+	Report  *LoadReport      `json:"report"`
+	Iters   int64            `json:"iterations"`
+	Metrics []results.Metric `json:"metrics"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -102,7 +104,7 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if n := res.Report.Errors.Total(); n > 0 && r.Warn != nil {
 				fmt.Fprintf(r.Warn, "poolbench: cell %s: %d requests failed (%v); first: %s\n", c.Name(), n, res.Report.Errors, res.Report.FirstError)
 			}
-			if err := WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
+			if err := results.WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
 				return err
 			}
 			if r.JSON != nil {
@@ -151,10 +153,8 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range Units {
-		if _, err := fmt.Fprintln(w, u); err != nil {
-			return err
-		}
+	if err := results.WriteUnits(w); err != nil {
+		return err
 	}
 	_, err = fmt.Fprintln(w)
 	return err
@@ -162,12 +162,18 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 
 // RunCell runs one cell: a fresh server process, one load process, and
 // checks that what the load counted agrees with what the server served.
+// With Profile, it runs the cell twice (see profileCell).
 func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
-	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
-	rate := -1
 	if r.Profile {
-		rate = 1
+		return r.profileCell(ctx, c)
 	}
+	return r.runCell(ctx, c, -1, "")
+}
+
+// runCell runs the cell once with the server at MemProfileRate rate (-1:
+// the runtime's default), collecting the profile kinds listed (none if "").
+func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds string) (*CellResult, error) {
+	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
 	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, rate), serveEnv)
 	if err != nil {
 		return nil, err
@@ -180,7 +186,7 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 		return nil, fmt.Errorf("server pinned to cpus %s, asked for %s", srv.Ready.CPUs, want)
 	}
 	vegetaOut := ""
-	if c.Load.Name() == "bursty" {
+	if c.Load.Traits().Records {
 		vegetaOut = filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")
 		if err := os.MkdirAll(filepath.Dir(vegetaOut), 0o755); err != nil {
 			return nil, err
@@ -188,8 +194,8 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 	}
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
-	if r.Profile {
-		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-window", c.window(r.Settings).String())
+	if profileKinds != "" {
+		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String())
 	}
 	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
 	if err != nil {
@@ -203,19 +209,14 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 			return nil, fmt.Errorf("the load counted %d correct responses but the server served %d requests in the window", rep.OK, served)
 		}
 	}
-	iters, ms, err := rep.Metrics()
+	iters, ms, err := rep.Metrics(c.Load.Traits())
 	if err != nil {
 		return nil, err
-	}
-	if r.Profile {
-		if err := writeMeta(r.ProfileDir(c), c, rep, ms); err != nil {
-			return nil, err
-		}
 	}
 	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
 }
 
-func writeMeta(dir string, c Cell, rep *Report, ms []Metric) error {
+func writeMeta(dir string, c Cell, rep *LoadReport, ms []results.Metric) error {
 	m := profiles.Meta{Cell: c.Path(), Requests: int64(rep.After.Served - rep.Before.Served), AllocsPerOp: -1}
 	for _, x := range ms {
 		if x.Unit == "allocs/op" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -15,13 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchunit"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
-	"github.com/poolbench/poolbench/workloads"
 	"github.com/poolbench/poolbench/workloads/clients"
 )
 
@@ -49,27 +49,36 @@ func TestMain(m *testing.M) {
 var quick = Settings{Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, MaxIdleWorkerDuration: time.Second,
 	ServerCPUs: "1", LoadCPUs: "0", ServerProcs: 1, LoadProcs: 1}
 
-func cell(t *testing.T, model, load string, conns int) Cell {
+func testCell(t *testing.T, model, load string, conns int) Cell {
 	t.Helper()
 	m, err := servers.Lookup(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := workloads.Lookup(load)
+	w, err := Loads().Lookup(load)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := w.(workloads.Bursty); ok {
-		b.Wave = workloads.SquareWave{PerSecond: 500, On: 200 * time.Millisecond, Off: 300 * time.Millisecond}
-		b.Bursts = 2
-		w = b
+	// Short settings, set through the workloads' own flags.
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	w.Flags(fs)
+	for name, value := range map[string]string{"rate": "500", "on": "200ms", "off": "300ms", "bursts": "2", "hold": "100ms"} {
+		if fs.Lookup(name) != nil {
+			if err := fs.Set(name, value); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if i, ok := w.(workloads.Idle); ok {
-		i.Hold = 100 * time.Millisecond
-		w = i
+	route, err := app.Routes.Lookup("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]string
+	if w.Name() == "bursty" {
+		keys = map[string]string{"gap": "300ms"}
 	}
 	v := app.AllOn
-	return Cell{Model: m, Route: bench.Routes[1], Load: w, Conns: conns, Variant: &v}
+	return Cell{Axes: bench.Axes{Model: m, Route: route, Load: w, Conns: conns, Variant: &v}, Keys: keys}
 }
 
 // children lists the live processes whose parent is this test.
@@ -98,11 +107,12 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 	r := &Runner{Binary: binary, Dir: dir, Settings: quick, Count: 1}
 	var cells []Cell
 	for _, m := range servers.Names() {
-		cells = append(cells, cell(t, m, "keepalive", 4), cell(t, m, "shortlived", 4), cell(t, m, "bursty", 0), cell(t, m, "idle", 50))
+		cells = append(cells, testCell(t, m, "keepalive", 4), testCell(t, m, "shortlived", 4), testCell(t, m, "bursty", 0), testCell(t, m, "idle", 50))
 	}
 	for _, cm := range clients.Models {
-		c := cell(t, "fasthttp", "keepalive", 8)
-		c.Client, c.Load = cm.Name, cm.Load()
+		c := testCell(t, "fasthttp", "client", 8)
+		c.Load.(*ClientKind).Client = cm.Name
+		c.Keys = map[string]string{"client": cm.Name}
 		cells = append(cells, c)
 	}
 	if err := r.Run(context.Background(), cells); err != nil {
@@ -111,19 +121,8 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 	if kids := children(t); len(kids) > 0 {
 		t.Errorf("child processes left behind: %v", kids)
 	}
-	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	got, err := results.Read(filepath.Join(dir, "bench.txt"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd := benchfmt.NewReader(f, "bench.txt")
-	got := map[string]*benchfmt.Result{}
-	for rd.Scan() {
-		if res, ok := rd.Result().(*benchfmt.Result); ok {
-			got[res.Name.String()] = res.Clone()
-		}
-	}
-	if err := rd.Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cells {
@@ -137,14 +136,14 @@ func TestRunWritesEveryWorkload(t *testing.T) {
 				res.GetConfig("server-cpus"), res.GetConfig("load-cpus"), res.GetConfig("server-gomaxprocs"))
 		}
 		want := []string{"req/s", "p99-ns", "cpu-ns/op", "allocs/op", "B/op", "peak-RSS-bytes", "errors"}
-		if c.Load.Name() == "idle" {
+		if c.Load.Traits().PerConn {
 			want = []string{"rss-bytes/conn", "heap-bytes/conn", "goroutines/conn", "peak-RSS-bytes", "errors"}
 			if res.Iters != c.Conns {
 				t.Errorf("%s: %d iterations, want %d connections", c.Name(), res.Iters, c.Conns)
 			}
 		}
 		switch c.Load.Name() {
-		case "shortlived":
+		case "shortlived", "bursty":
 			want = append(want, "connects/s", "timewait-socks")
 		case "client":
 			want = append(want, "dials/1k-req", "timewait-socks")
@@ -177,7 +176,7 @@ func TestServerDiesMidCell(t *testing.T) {
 		},
 	}
 	start := time.Now()
-	err := r.Run(context.Background(), []Cell{cell(t, "nethttp", "keepalive", 4)})
+	err := r.Run(context.Background(), []Cell{testCell(t, "nethttp", "keepalive", 4)})
 	if err == nil || !strings.Contains(err.Error(), "the server died mid-cell: server (pid "+strconv.Itoa(serverPID)+") exited: signal: killed") {
 		t.Fatalf("Run error = %v, want it to say the server died mid-cell, killed", err)
 	}
@@ -246,8 +245,11 @@ func TestOneLineErrors(t *testing.T) {
 		{"unknown model", exec.Command(binary, "serve", "-model", "nginx"), `unknown server model "nginx"`},
 		{"bad variant", exec.Command(binary, "serve", "-variant", "pool=maybe"), "a switch is on or off"},
 		{"not loopback", exec.Command(binary, "load", "-addr", "192.0.2.1:80"), "is not on loopback"},
-		{"bad sweep", exec.Command(binary, "run", "-keepalive-conns", "1,many"), `"many" is not a positive integer`},
-		{"bad gap", exec.Command(binary, "run", "-gaps", "soon"), `"soon" is not a duration`},
+		{"bad sweep", exec.Command(binary, "run", "-keepalive-conns", "1,many"), `-keepalive-conns "1,many": "many" is not a positive integer`},
+		{"bad gap", exec.Command(binary, "run", "-gaps", "soon"), `-gaps "soon": "soon" is not a duration`},
+		{"bad rate", exec.Command(binary, "run", "-rate", "0"), `-rate 0: want requests per second ≥ 1`},
+		{"bad hold", exec.Command(binary, "load", "-workload", "idle", "-hold", "0s", "-addr", "127.0.0.1:9"), `-hold 0s: want a duration > 0`},
+		{"unknown client", exec.Command(binary, "run", "-clients", "curl"), `unknown client model "curl": want one of fasthttp,`},
 		{"control not loopback", exec.Command(binary, "serve", "-control", "0.0.0.0:0"), "is not loopback"},
 	}
 	for _, tt := range tests {
@@ -261,7 +263,7 @@ func TestOneLineErrors(t *testing.T) {
 
 func TestCellNamesFollowKeys(t *testing.T) {
 	t.Parallel()
-	cells, err := DefaultMatrix.Cells()
+	cells, err := DefaultMatrix().Cells()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,10 +275,10 @@ func TestCellNamesFollowKeys(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range cells {
 		parts := strings.Split(c.Path(), "/")
-		if len(parts) != len(Keys) {
-			t.Fatalf("%s: %d parts, want %d", c.Name(), len(parts), len(Keys))
+		if len(parts) != len(Keys()) {
+			t.Fatalf("%s: %d parts, want %d", c.Name(), len(parts), len(Keys()))
 		}
-		for i, k := range Keys {
+		for i, k := range Keys() {
 			if !strings.HasPrefix(parts[i], k+"=") {
 				t.Errorf("%s: part %d is %q, want key %s", c.Name(), i, parts[i], k)
 			}

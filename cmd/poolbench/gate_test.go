@@ -2,12 +2,24 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// git runs git in dir and returns its trimmed output.
+func git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, b)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
 
 // buildPoolbench builds this command into a temporary folder.
 func buildPoolbench(t *testing.T) string {
@@ -143,5 +155,182 @@ func TestGateCannotCompare(t *testing.T) {
 	code, out = runGate(t, bin, repo, "-base", "HEAD~1", "-count", "3")
 	if code != 2 || !strings.Contains(out, "below the policy's min_samples") {
 		t.Errorf("-count 3: exit %d, want 2\n%s", code, out)
+	}
+}
+
+// TestGateRefusesBadInputBeforeBuilding checks that every bad flag or
+// policy is named with exit 2 before anything is built or written.
+func TestGateRefusesBadInputBeforeBuilding(t *testing.T) {
+	t.Parallel()
+	bin := buildPoolbench(t)
+	repo := scratchRepo(t)
+	write := func(name, body string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"benchtime", []string{"-base", "HEAD", "-benchtime", "garbage"}, `-benchtime "garbage": want a positive duration or a count`},
+		{"models", []string{"-base", "HEAD", "-models", "apache"}, `"apache"`},
+		{"conns", []string{"-base", "HEAD", "-conns", "0"}, `-poolbench.conns "0"`},
+		{"cpu", []string{"-base", "HEAD", "-cpu", "x"}, `-cpu "x": want GOMAXPROCS values`},
+		{"base-mod", []string{"-base-mod", "fasthttp"}, `-base-mod "fasthttp": want module@version`},
+		{"no base", nil, "-base is required"},
+		{"empty rules", []string{"-base", "HEAD", "-policy", write("p.json", `{"min_samples": 4, "rules": []}`)}, "no rules"},
+		{"unknown unit", []string{"-base", "HEAD", "-policy", write("p.json", `{"min_samples": 4, "rules": [{"unit": "nsop", "threshold": 0.05, "alpha": 0.05}]}`)}, `rule unit "nsop": want one of`},
+		{"trailing garbage", []string{"-base", "HEAD", "-policy", write("p.json", `{"min_samples": 4, "rules": [{"unit": "ns/op", "threshold": 0.05, "alpha": 0.05}]} garbage`)}, "trailing data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "gate")
+			cmd := exec.Command(bin, append([]string{"gate", "-out", out}, tt.args...)...)
+			cmd.Dir = repo
+			b, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 2 || !strings.Contains(string(b), tt.want) {
+				t.Errorf("exit %d, want 2 with %q\n%s", code, tt.want, b)
+			}
+			if strings.Contains(string(b), "building") {
+				t.Errorf("the gate started building before refusing the input:\n%s", b)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("-out %s was created before the input was refused", out)
+			}
+		})
+	}
+}
+
+// gateLeftovers lists the gate folders under tmp and the gate worktrees
+// registered in repo.
+func gateLeftovers(t *testing.T, repo, tmp string) []string {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(tmp, "poolbench-gate-*"))
+	list, err := git(repo, "worktree", "list", "--porcelain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(list, "\n") {
+		if strings.HasPrefix(l, "worktree ") && strings.Contains(l, "poolbench-gate-") {
+			left = append(left, l)
+		}
+	}
+	return left
+}
+
+// startGateUntilBuilding starts a gate in a scratch repository, with its
+// own TMPDIR and slow builds (an empty build cache), and returns once it
+// says it is building the base.
+func startGateUntilBuilding(t *testing.T) (bin, repo, tmp string, cmd *exec.Cmd, out *bytes.Buffer) {
+	t.Helper()
+	if raceEnabled || testing.Short() {
+		t.Skip("builds in child processes")
+	}
+	bin, repo, tmp = buildPoolbench(t), scratchRepo(t), t.TempDir()
+	cmd = exec.Command(bin, "gate", "-base", "HEAD", "-out", filepath.Join(t.TempDir(), "gate"))
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOCACHE="+t.TempDir(), "GOFLAGS=-modcacherw")
+	out = &bytes.Buffer{}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	buf := make([]byte, 4096)
+	for !strings.Contains(out.String(), "building base") {
+		n, err := pr.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			cmd.Wait()
+			t.Fatalf("the gate ended before building the base:\n%s", out.String())
+		}
+	}
+	go func() {
+		for {
+			n, err := pr.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return bin, repo, tmp, cmd, out
+}
+
+// gateChildren lists processes whose command line names a path under tmp.
+func gateChildren(tmp string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(tmp+"/")) {
+			out = append(out, p+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// TestGateInterruptDuringBuild sends SIGINT while the base builds: the
+// gate must stop the build (not build head), remove its worktree and
+// temporary folder, leave no child behind and exit 130.
+func TestGateInterruptDuringBuild(t *testing.T) {
+	_, repo, tmp, cmd, out := startGateUntilBuilding(t)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 130 {
+		t.Errorf("exit %d after SIGINT, want 130\n%s", code, out)
+	}
+	if strings.Contains(out.String(), "building head") {
+		t.Errorf("the gate went on to build head after SIGINT:\n%s", out)
+	}
+	if left := gateLeftovers(t, repo, tmp); len(left) > 0 {
+		t.Errorf("left behind after SIGINT: %v", left)
+	}
+	if ch := gateChildren(tmp); len(ch) > 0 {
+		t.Errorf("children still running after SIGINT: %v", ch)
+	}
+}
+
+// TestGateKilledLeftoversCleaned SIGKILLs a gate mid-build, then runs a
+// later gate, which must remove the worktree registration, the temporary
+// folder and any process still working in it.
+func TestGateKilledLeftoversCleaned(t *testing.T) {
+	bin, repo, tmp, cmd, out := startGateUntilBuilding(t)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if left := gateLeftovers(t, repo, tmp); len(left) < 2 {
+		t.Fatalf("a killed gate left %v, want its folder and worktree (else this test proves nothing)\n%s", left, out)
+	}
+	later := exec.Command(bin, "gate", "-base", "no-such-branch", "-out", filepath.Join(t.TempDir(), "gate"))
+	later.Dir = repo
+	later.Env = append(os.Environ(), "TMPDIR="+tmp)
+	b, _ := later.CombinedOutput()
+	if !strings.Contains(string(b), "removed 1 leftover") {
+		t.Errorf("the later gate did not report removing the leftovers:\n%s", b)
+	}
+	if left := gateLeftovers(t, repo, tmp); len(left) > 0 {
+		t.Errorf("still there after a later gate: %v", left)
+	}
+	if ch := gateChildren(tmp); len(ch) > 0 {
+		t.Errorf("children of the killed gate still running: %v", ch)
 	}
 }

@@ -6,12 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
-	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/runner"
-	"github.com/poolbench/poolbench/workloads"
-	"github.com/poolbench/poolbench/workloads/clients"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 func loadCmd(ctx context.Context, args []string) error {
@@ -20,25 +19,21 @@ func loadCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: poolbench load -addr host:port [flags]\n\nDrives one workload against a server on loopback and reports requests, errors,\nlatency percentiles and, given -control, the server's own CPU, allocations and memory.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	workload := fs.String("workload", "keepalive", "keepalive, shortlived, bursty, idle, or client (keep-alive through -client)")
-	client := fs.String("client", "driver", "with -workload client: fasthttp, fasthttp_host, nethttp_default or nethttp_tuned")
-	route := fs.String("route", "app", "route: plaintext or app")
+	kinds := runner.Loads()
+	workload := fs.String("workload", kinds.Names()[0], "workload: "+strings.Join(kinds.Names(), ", "))
+	route := fs.String("route", "app", "route: "+strings.Join(app.Routes.Names(), ", "))
 	c := runner.LoadConfig{}
 	fs.StringVar(&c.Addr, "addr", "", "server address (loopback only)")
 	fs.StringVar(&c.Control, "control", "", "server control address, to read its stats (optional)")
 	fs.IntVar(&c.Conns, "conns", 64, "connections (keepalive, shortlived, idle); bursty: cap on concurrent requests")
 	fs.DurationVar(&c.Duration, "duration", 2*time.Second, "measured window (keepalive, shortlived)")
 	fs.DurationVar(&c.Warmup, "warmup", 500*time.Millisecond, "unmeasured run before the window (keepalive, shortlived)")
-	b := workloads.DefaultBursty
-	fs.IntVar(&b.Wave.PerSecond, "rate", b.Wave.PerSecond, "bursty: requests per second within a burst")
-	fs.DurationVar(&b.Wave.On, "on", b.Wave.On, "bursty: length of a burst")
-	fs.DurationVar(&b.Wave.Off, "off", b.Wave.Off, "bursty: silence between bursts")
-	fs.IntVar(&b.Bursts, "bursts", b.Bursts, "bursty: number of bursts")
-	fs.DurationVar(&b.ClientIdle, "client-idle", b.ClientIdle, "bursty: the client closes connections idle this long")
-	fs.StringVar(&c.VegetaOut, "vegeta-out", "", "bursty: write raw results here in vegeta's format (go tool vegeta report)")
-	idle := workloads.DefaultIdle
-	fs.DurationVar(&idle.Hold, "hold", idle.Hold, "idle: how long to hold the connections idle")
+	for _, k := range kinds.All() {
+		k.Flags(fs)
+	}
+	fs.StringVar(&c.VegetaOut, "vegeta-out", "", "workloads that record (bursty): write raw results here in vegeta's format (go tool vegeta report)")
 	fs.StringVar(&c.ProfileDir, "profile-dir", "", "write the server's allocs.pb.gz (allocations in the window) and cpu.pb.gz here (needs -control)")
+	fs.StringVar(&c.ProfileKinds, "profile-kinds", "allocs,cpu", "with -profile-dir: allocs, cpu or allocs,cpu (take cpu with the server at the default -memprofilerate)")
 	fs.DurationVar(&c.ProfileWindow, "profile-window", 0, "how long the CPU profile runs (default -duration)")
 	fs.StringVar(&c.CPUs, "cpus", "", "pin every thread to these CPUs, e.g. 0 (default: not pinned)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS (default: the runtime's)")
@@ -49,34 +44,15 @@ func loadCmd(ctx context.Context, args []string) error {
 	if c.Addr == "" {
 		return fmt.Errorf("-addr is required: the address of a server, e.g. from poolbench serve")
 	}
-	var w workloads.Workload
 	var err error
-	if *workload == "client" {
-		m, err := clients.Lookup(*client)
-		if err != nil {
-			return err
-		}
-		w = m.Load()
-	} else if w, err = workloads.Lookup(*workload); err != nil {
+	if c.Workload, err = kinds.Lookup(*workload); err != nil {
 		return err
 	}
-	switch w.(type) {
-	case workloads.Bursty:
-		if err := b.Validate(); err != nil {
-			return err
-		}
-		w = b
-	case workloads.Idle:
-		w = idle
+	if err := c.Workload.Validate(); err != nil {
+		return err
 	}
-	c.Workload = w
-	for _, r := range bench.Routes {
-		if r.Name == *route {
-			c.Route = r
-		}
-	}
-	if c.Route.Name == "" {
-		return fmt.Errorf("unknown route %q: want plaintext or app", *route)
+	if c.Route, err = app.Routes.Lookup(*route); err != nil {
+		return err
 	}
 	rep, err := runner.RunLoad(ctx, c)
 	if err != nil {
@@ -89,7 +65,7 @@ func loadCmd(ctx context.Context, args []string) error {
 		rep.Workload, rep.Conns, rep.OK, rep.Errors, rep.Dials, rep.Elapsed().Round(time.Millisecond),
 		float64(rep.OK)/rep.Elapsed().Seconds(), time.Duration(rep.P50Ns), time.Duration(rep.P99Ns), time.Duration(rep.P999Ns), rep.TimeWait)
 	if rep.Before != nil && rep.After != nil {
-		if iters, ms, err := rep.Metrics(); err == nil {
+		if iters, ms, err := rep.Metrics(c.Workload.Traits()); err == nil {
 			fmt.Printf("server:")
 			for _, m := range ms {
 				fmt.Printf(" %.4g %s", m.Value, m.Unit)

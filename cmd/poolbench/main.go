@@ -6,6 +6,7 @@
 //	poolbench gate    compare base and head benchmarks, interleaved; exit 1 on a regression
 //	poolbench scenarios  reproduce client pool failures and their fixes; -doctor diagnoses a config
 //	poolbench report  write report.html and report.md for a run folder
+//	poolbench compare set two runs (or sets of runs) side by side: machine, headline ratios, every cell
 //
 // Run `poolbench <command> -h` for a command's flags.
 package main
@@ -34,6 +35,7 @@ var commands = []command{
 	{"gate", "compare base and head benchmarks, interleaved; exit 1 on a regression", gateCmd},
 	{"scenarios", "reproduce client pool failures and their fixes; -doctor diagnoses a config", scenariosCmd},
 	{"report", "write report.html and report.md for a run folder", reportCmd},
+	{"compare", "set two runs (or sets of runs) side by side: machine, headline ratios, every cell", compareCmd},
 	{"crossover", "search the connection count where fasthttp's advantage over net/http crosses a threshold", crossoverCmd},
 	{"merge", "combine per-host load results into one bench.txt (histograms merged, never percentiles averaged)", mergeCmd},
 }

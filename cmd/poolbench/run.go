@@ -24,20 +24,8 @@ func runCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: poolbench run [flags]\n\nRuns the process matrix: for every cell a fresh `poolbench serve` and a `poolbench load`,\npinned to disjoint CPUs, and appends Go benchmark lines to <out>/bench.txt.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	spec := runner.DefaultMatrix
-	fs.StringVar(&spec.Models, "models", spec.Models, "server models (comma-separated) or all")
-	fs.StringVar(&spec.Loads, "loads", spec.Loads, "workloads: keepalive, shortlived, bursty, idle, client (comma-separated) or all")
-	fs.StringVar(&spec.Routes, "routes", spec.Routes, "routes: plaintext, app (comma-separated) or all")
-	fs.StringVar(&spec.Variants, "variants", spec.Variants, "app variants: default, all, or a list such as 'all-on;pool=off'")
-	fs.StringVar(&spec.KeepaliveConns, "keepalive-conns", spec.KeepaliveConns, "keepalive connection sweep")
-	fs.StringVar(&spec.ShortConns, "shortlived-conns", spec.ShortConns, "shortlived connection sweep")
-	fs.StringVar(&spec.IdleConns, "idle-conns", spec.IdleConns, "idle connection sweep")
-	fs.StringVar(&spec.Clients, "clients", spec.Clients, "client models for load=client (comma-separated) or all")
-	fs.StringVar(&spec.ClientConns, "client-conns", spec.ClientConns, "load=client connection (concurrency) sweep")
-	fs.IntVar(&spec.Bursty.Wave.PerSecond, "rate", spec.Bursty.Wave.PerSecond, "bursty: requests per second within a burst")
-	fs.DurationVar(&spec.Bursty.Wave.On, "on", spec.Bursty.Wave.On, "bursty: length of a burst")
-	fs.IntVar(&spec.Bursty.Bursts, "bursts", spec.Bursty.Bursts, "bursty: number of bursts")
-	fs.StringVar(&spec.Gaps, "gaps", spec.Gaps, "bursty: silences between bursts to sweep (fasthttp's idle workers expire after -max-idle-worker-duration)")
+	spec := runner.DefaultMatrix()
+	spec.Flags(fs)
 	s := runner.DefaultSettings
 	if runtime.NumCPU() < 2 {
 		s.ServerCPUs, s.LoadCPUs = "", ""
@@ -52,7 +40,7 @@ func runCmd(ctx context.Context, args []string) error {
 	count := fs.Int("count", 3, "runs of each cell, interleaved")
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
-	profile := fs.Bool("profile", false, "profile runs: MemProfileRate=1 and CPU profiles of the server, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

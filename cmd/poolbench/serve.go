@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/poolbench/poolbench/bench/runner"
 	"github.com/poolbench/poolbench/servers"
@@ -18,8 +19,8 @@ func serveCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: poolbench serve [flags]\n\nServes /plaintext and /app/users with one model and variant until SIGINT or SIGTERM,\nwith /stats and /debug/pprof/ on a loopback control port. Prints one ready line.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	model := fs.String("model", "fasthttp", "server model: fasthttp or nethttp")
-	variant := fs.String("variant", "all-on", "app switches: all-on, all-off, or e.g. pool=on/conv=off/reuse=on")
+	model := fs.String("model", servers.Names()[0], "server model: "+strings.Join(servers.Names(), ", "))
+	variant := fs.String("variant", "all-on", "app switches: all-on, all-off, or e.g. "+app.AllOn.String())
 	c := runner.ServeConfig{}
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:0", "HTTP listen address (port 0 picks a free port)")
 	fs.StringVar(&c.Control, "control", "127.0.0.1:0", "control listen address for /stats and /debug/pprof/ (loopback only)")

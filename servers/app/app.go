@@ -68,12 +68,24 @@ type Handler struct {
 	table  map[string]*Record
 	pool   sync.Pool
 	served atomic.Uint64
+	hooks  []hook // the switch table's hooks, with their state in v
+}
+
+// hook is one switch's Hook bound to its state.
+type hook struct {
+	fn func(on bool, ex *Exchange)
+	on bool
 }
 
 // NewHandler returns a handler for variant v over the built-in user table.
 func NewHandler(v Variant) *Handler {
 	h := &Handler{v: v, table: newTable()}
 	h.pool.New = func() any { return newExchange() }
+	for i, sw := range Switches.All() {
+		if sw.Hook != nil {
+			h.hooks = append(h.hooks, hook{sw.Hook, v.On(i)})
+		}
+	}
 	return h
 }
 
@@ -100,11 +112,11 @@ func newExchange() *Exchange {
 }
 
 func (h *Handler) acquire() *Exchange {
-	if !h.v.Pool {
+	if !h.v.On(Pool) {
 		return newExchange()
 	}
 	ex := h.pool.Get().(*Exchange)
-	if h.v.Reuse {
+	if h.v.On(Reuse) {
 		ex.Body = ex.Body[:0]
 		ex.segs = ex.segs[:0]
 		ex.params = ex.params[:0]
@@ -119,7 +131,7 @@ func (h *Handler) acquire() *Exchange {
 
 // Release returns ex for reuse once its Body has been written out.
 func (h *Handler) Release(ex *Exchange) {
-	if h.v.Pool {
+	if h.v.On(Pool) {
 		h.pool.Put(ex)
 	}
 }
@@ -138,6 +150,9 @@ func (h *Handler) ServeString(path, rawQuery string) *Exchange {
 func (h *Handler) Serve(path, query []byte) *Exchange {
 	h.served.Add(1)
 	ex := h.acquire()
+	for _, hk := range h.hooks {
+		hk.fn(hk.on, ex)
+	}
 	ex.segs = h.split(ex.segs, path, '/')
 	if len(ex.segs) != 2 || ex.segs[0] != "app" || ex.segs[1] != "users" {
 		return ex.fail(404, "no such route: want /app/users or "+PlaintextPath)

@@ -15,7 +15,7 @@ func s2b(s string) []byte {
 
 // str converts b to a string, zero-copy when conv is on.
 func (h *Handler) str(b []byte) string {
-	if h.v.Conv {
+	if h.v.On(Conv) {
 		return b2s(b)
 	}
 	return string(b)
@@ -23,7 +23,7 @@ func (h *Handler) str(b []byte) string {
 
 // bytes converts s to a []byte, zero-copy when conv is on. The result is only read.
 func (h *Handler) bytes(s string) []byte {
-	if h.v.Conv {
+	if h.v.On(Conv) {
 		return s2b(s)
 	}
 	return []byte(s)

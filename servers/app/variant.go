@@ -3,28 +3,71 @@ package app
 import (
 	"fmt"
 	"strings"
+
+	"github.com/poolbench/poolbench/registry"
 )
 
-// Variant selects which of fasthttp's three allocation techniques the
-// application handler uses. Every combination serves byte-identical responses;
-// only the allocations per request differ.
-type Variant struct {
-	// Pool takes the per-request state from a sync.Pool instead of
-	// allocating it for every request.
-	Pool bool
-	// Conv converts between []byte and string without copying
-	// (unsafe.String / unsafe.Slice) instead of string(b) / []byte(s).
-	Conv bool
-	// Reuse truncates the pooled state's slices with s[:0] instead of
-	// dropping them and growing new ones.
-	Reuse bool
+// Switch is one row of the switch table: a technique the handler turns on
+// or off per Variant. Every cell carries each switch as a key=value segment
+// ("pool=on"), in table order.
+type Switch struct {
+	// Key is the switch's cell key, e.g. "pool".
+	Key string
+	// Doc says in one line what "on" does.
+	Doc string
+	// Label names the technique in reports, e.g. "sync.Pool".
+	Label string
+	// Hook, if set, runs for every app-route request with the switch's
+	// state: the code the switch toggles, for switches whose code lives
+	// outside the handler. The built-in switches test Variant.On inline.
+	Hook func(on bool, ex *Exchange)
 }
 
-// AllOn is the variant with every technique switched on (fasthttp's advice).
-var AllOn = Variant{Pool: true, Conv: true, Reuse: true}
+// The built-in switches' positions in Switches; the handler's code tests
+// them with Variant.On.
+const (
+	Pool = iota
+	Conv
+	Reuse
+)
 
-// AllOff is the variant with every technique switched off.
-var AllOff = Variant{}
+// Switches is the switch table, in cell-key order. A row appended here (one
+// file with its Hook) is a new switch in every cell name, variant list,
+// report label and profile pair.
+var Switches = registry.New("switch", func(s Switch) string { return s.Key },
+	Switch{Key: "pool", Label: "sync.Pool", Doc: "per-request state from a sync.Pool instead of a fresh allocation"},
+	Switch{Key: "conv", Label: "zero-copy []byte↔string", Doc: "unsafe.String / unsafe.Slice instead of string(b) / []byte(s) copies"},
+	Switch{Key: "reuse", Label: "s[:0] reuse", Doc: "pooled slices truncated with s[:0] instead of dropped and regrown"},
+)
+
+// SwitchKeys returns the switches' cell keys in table order.
+func SwitchKeys() []string { return Switches.Names() }
+
+// Variant selects which switches are on. Every combination serves
+// byte-identical responses; only the allocations per request differ. The
+// zero Variant has every switch on.
+type Variant struct {
+	off uint64 // bit i set: switch i is off
+}
+
+// AllOn is the variant with every switch on (fasthttp's advice).
+var AllOn = Variant{}
+
+// AllOff returns the variant with every switch off.
+func AllOff() Variant { return Variant{off: 1<<Switches.Len() - 1} }
+
+// On reports whether switch i (its position in Switches) is on.
+func (v Variant) On(i int) bool { return v.off&(1<<i) == 0 }
+
+// With returns v with switch i set to on.
+func (v Variant) With(i int, on bool) Variant {
+	if on {
+		v.off &^= 1 << i
+	} else {
+		v.off |= 1 << i
+	}
+	return v
+}
 
 func onOff(b bool) string {
 	if b {
@@ -35,14 +78,33 @@ func onOff(b bool) string {
 
 // String renders the variant as cell path segments: "pool=on/conv=off/reuse=on".
 func (v Variant) String() string {
-	return "pool=" + onOff(v.Pool) + "/conv=" + onOff(v.Conv) + "/reuse=" + onOff(v.Reuse)
+	parts := make([]string, Switches.Len())
+	for i, k := range SwitchKeys() {
+		parts[i] = k + "=" + onOff(v.On(i))
+	}
+	return strings.Join(parts, "/")
 }
 
-// Variants returns all eight combinations, all-on first and all-off last.
+// NA is the segments of a cell the switches do not apply to: "pool=na/…".
+func NA() string {
+	keys := SwitchKeys()
+	for i, k := range keys {
+		keys[i] = k + "=na"
+	}
+	return strings.Join(keys, "/")
+}
+
+// Variants returns every combination, all-on first and all-off last; the
+// first switch changes slowest.
 func Variants() []Variant {
-	out := make([]Variant, 0, 8)
-	for i := 7; i >= 0; i-- {
-		out = append(out, Variant{Pool: i&4 != 0, Conv: i&2 != 0, Reuse: i&1 != 0})
+	n := Switches.Len()
+	out := make([]Variant, 0, 1<<n)
+	for k := range uint64(1 << n) {
+		var v Variant
+		for i := range n {
+			v = v.With(i, k&(1<<(n-1-i)) == 0)
+		}
+		out = append(out, v)
 	}
 	return out
 }
@@ -50,13 +112,11 @@ func Variants() []Variant {
 // OneOff returns the variants that answer "what does each switch buy":
 // all on, each switch off alone, and all off.
 func OneOff() []Variant {
-	return []Variant{
-		AllOn,
-		{Pool: false, Conv: true, Reuse: true},
-		{Pool: true, Conv: false, Reuse: true},
-		{Pool: true, Conv: true, Reuse: false},
-		AllOff,
+	out := []Variant{AllOn}
+	for i := range Switches.Len() {
+		out = append(out, AllOn.With(i, false))
 	}
+	return append(out, AllOff())
 }
 
 // ParseVariant parses "all-on", "all-off" or switches such as
@@ -66,42 +126,34 @@ func ParseVariant(s string) (Variant, error) {
 	case "all-on", "on":
 		return AllOn, nil
 	case "all-off", "off":
-		return AllOff, nil
+		return AllOff(), nil
 	}
 	v := AllOn
+	example := AllOn.With(1%Switches.Len(), false).String()
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == ',' })
 	if len(fields) == 0 {
-		return v, fmt.Errorf("empty variant %q: want all-on, all-off or e.g. pool=on/conv=off/reuse=on", s)
+		return v, fmt.Errorf("empty variant %q: want all-on, all-off or e.g. %s", s, example)
 	}
 	for _, f := range fields {
 		k, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return v, fmt.Errorf("variant %q: %q is not key=value: want e.g. pool=on/conv=off/reuse=on", s, f)
+			return v, fmt.Errorf("variant %q: %q is not key=value: want e.g. %s", s, f, example)
 		}
-		var b bool
-		switch val {
-		case "on":
-			b = true
-		case "off":
-		default:
+		if val != "on" && val != "off" {
 			return v, fmt.Errorf("variant %q: %s=%q: a switch is on or off", s, k, val)
 		}
-		switch k {
-		case "pool":
-			v.Pool = b
-		case "conv":
-			v.Conv = b
-		case "reuse":
-			v.Reuse = b
-		default:
-			return v, fmt.Errorf("variant %q: unknown switch %q: want pool, conv or reuse", s, k)
+		i := Switches.Index(k)
+		if i < 0 {
+			return v, fmt.Errorf("variant %q: %w", s, Switches.Unknown(k))
 		}
+		v = v.With(i, val == "on")
 	}
 	return v, nil
 }
 
 // ParseVariants parses a variant list: "default" (each switch off alone, plus
-// all on and all off), "all" (all eight), or variants separated by spaces or ';'.
+// all on and all off), "all" (every combination), or variants separated by
+// spaces or ';'.
 func ParseVariants(s string) ([]Variant, error) {
 	switch strings.TrimSpace(s) {
 	case "default", "":

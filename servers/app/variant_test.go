@@ -13,11 +13,11 @@ func TestParseVariant(t *testing.T) {
 		wantErr string
 	}{
 		{in: "all-on", want: AllOn},
-		{in: "all-off", want: AllOff},
-		{in: "pool=off", want: Variant{Pool: false, Conv: true, Reuse: true}},
-		{in: "pool=on/conv=off/reuse=on", want: Variant{Pool: true, Conv: false, Reuse: true}},
-		{in: "conv=off,reuse=off", want: Variant{Pool: true}},
-		{in: "pol=on", wantErr: `unknown switch "pol"`},
+		{in: "all-off", want: AllOff()},
+		{in: "pool=off", want: AllOn.With(Pool, false)},
+		{in: "pool=on/conv=off/reuse=on", want: AllOn.With(Conv, false)},
+		{in: "conv=off,reuse=off", want: AllOff().With(Pool, true)},
+		{in: "pol=on", wantErr: `unknown switch "pol": want one of pool, conv, reuse`},
 		{in: "pool=yes", wantErr: `a switch is on or off`},
 		{in: "pool", wantErr: `is not key=value`},
 		{in: "/", wantErr: `empty variant`},
@@ -41,7 +41,7 @@ func TestParseVariant(t *testing.T) {
 func TestVariantsRoundTrip(t *testing.T) {
 	t.Parallel()
 	vs := Variants()
-	if len(vs) != 8 || vs[0] != AllOn || vs[7] != AllOff {
+	if len(vs) != 8 || vs[0] != AllOn || vs[7] != AllOff() {
 		t.Fatalf("Variants() = %v, want 8 from all-on to all-off", vs)
 	}
 	seen := map[Variant]bool{}
@@ -81,5 +81,36 @@ func TestServeCountsAndStatus(t *testing.T) {
 	}
 	if got := h.Served(); got != uint64(len(tests)) {
 		t.Errorf("Served() = %d, want %d", got, len(tests))
+	}
+}
+
+// TestSwitchTable pins the table against the handler's constants and the
+// cell names bench.txt files hold: order of Variants, rendering, na.
+func TestSwitchTable(t *testing.T) {
+	t.Parallel()
+	for i, k := range map[int]string{Pool: "pool", Conv: "conv", Reuse: "reuse"} {
+		if got := SwitchKeys()[i]; got != k {
+			t.Errorf("switch %d is %q, want %q: the handler's constant points at the wrong row", i, got, k)
+		}
+	}
+	var got []string
+	for _, v := range Variants() {
+		got = append(got, v.String())
+	}
+	want := "pool=on/conv=on/reuse=on pool=on/conv=on/reuse=off pool=on/conv=off/reuse=on pool=on/conv=off/reuse=off " +
+		"pool=off/conv=on/reuse=on pool=off/conv=on/reuse=off pool=off/conv=off/reuse=on pool=off/conv=off/reuse=off"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Variants() = %v, want %s", got, want)
+	}
+	got = got[:0]
+	for _, v := range OneOff() {
+		got = append(got, v.String())
+	}
+	want = "pool=on/conv=on/reuse=on pool=off/conv=on/reuse=on pool=on/conv=off/reuse=on pool=on/conv=on/reuse=off pool=off/conv=off/reuse=off"
+	if strings.Join(got, " ") != want {
+		t.Errorf("OneOff() = %v, want %s", got, want)
+	}
+	if NA() != "pool=na/conv=na/reuse=na" {
+		t.Errorf("NA() = %q", NA())
 	}
 }

@@ -1,0 +1,379 @@
+package gate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolbench/poolbench/bench"
+)
+
+// Options is one gate run: what to compare, how to sample it and where the
+// results go. Validate checks it before anything is built.
+type Options struct {
+	// Base is the base git revision; BaseMod and BaseGo instead (or also)
+	// change head's code's dependency or toolchain.
+	Base, BaseMod, BaseGo string
+	// Head is the head revision; "" is the working tree.
+	Head string
+	// Count is the number of interleaved samples per side.
+	Count int
+	// Benchtime and CPU are go test's -benchtime and -cpu of each run.
+	Benchtime, CPU string
+	// Policy decides what a regression is.
+	Policy *Policy
+	// Out is the folder for base.txt, head.txt, benchstat.txt and gate.md;
+	// "" is results/gate-<time> under the repository root.
+	Out string
+	// RequireClean refuses a working tree with uncommitted changes.
+	RequireClean bool
+	// Matrix selects the gated cells.
+	Matrix bench.Spec
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// UsageError is a bad option, found before anything runs (exit 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usage(format string, args ...any) error { return &UsageError{fmt.Sprintf(format, args...)} }
+
+// Validate checks every option that can be checked without building, so a
+// bad flag is named before minutes of builds (exit 2).
+func (o *Options) Validate() error {
+	if o.Policy == nil {
+		return usage("no policy: pass -policy bench/gate.json")
+	}
+	if o.Base == "" && o.BaseMod == "" && o.BaseGo == "" {
+		return usage("-base is required: the revision to compare against (or -base-mod / -base-go)")
+	}
+	if o.Count < o.Policy.MinSamples {
+		return usage("-count %d is below the policy's min_samples %d: benchstat cannot call anything significant", o.Count, o.Policy.MinSamples)
+	}
+	if err := CheckBenchtime(o.Benchtime); err != nil {
+		return usage("%v", err)
+	}
+	for _, f := range strings.Split(o.CPU, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err != nil || n < 1 {
+			return usage("-cpu %q: want GOMAXPROCS values ≥ 1, comma-separated, e.g. 1 or 1,2", o.CPU)
+		}
+	}
+	if _, err := o.Matrix.Parse(); err != nil {
+		return usage("gated cells: %v", err)
+	}
+	if o.BaseMod != "" {
+		if m, v, ok := strings.Cut(o.BaseMod, "@"); !ok || m == "" || v == "" {
+			return usage("-base-mod %q: want module@version, e.g. github.com/valyala/fasthttp@v1.73.0", o.BaseMod)
+		}
+	}
+	if o.BaseGo != "" && !strings.HasPrefix(o.BaseGo, "go1.") {
+		return usage("-base-go %q: want a Go toolchain name, e.g. go1.25.5", o.BaseGo)
+	}
+	return nil
+}
+
+// CheckBenchtime accepts go test's -benchtime forms: a positive duration or Nx.
+func CheckBenchtime(s string) error {
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		if v, err := strconv.Atoi(n); err == nil && v > 0 {
+			return nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return nil
+	}
+	return fmt.Errorf("-benchtime %q: want a positive duration or a count, e.g. 200ms or 1000x", s)
+}
+
+// Outcome is a finished gate run.
+type Outcome struct {
+	Verdict            *Verdict
+	Table              string // benchstat base.txt head.txt
+	BaseDesc, HeadDesc string
+	Out                string
+	Took               time.Duration
+}
+
+// build is one side of the comparison: a source tree and how to build it.
+type build struct {
+	name  string // "base" or "head"
+	desc  string // what it is, for messages
+	dir   string // source tree
+	env   []string
+	bin   string // built test binary
+	out   *os.File
+	lines int
+}
+
+// Run builds both sides, samples them interleaved (base head head base …)
+// and applies the policy. Children run in their own process groups, are
+// killed when ctx ends and when this process dies; the worktrees and
+// temporary files are removed on every return, and leftovers of a gate that
+// was killed are removed first. Errors are *UsageError (bad input), ctx's
+// error (interrupted), or a reason the sides could not be compared.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	start := time.Now()
+	root, err := git(ctx, "", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, usage("not in a git repository: %v", err)
+	}
+	if n, err := CleanStale(ctx, root); err != nil {
+		return nil, fmt.Errorf("removing what an earlier gate left: %w", err)
+	} else if n > 0 {
+		fmt.Fprintf(log, "poolbench gate: removed %d leftover(s) of a gate that did not finish\n", n)
+	}
+	dirty, err := git(ctx, root, "status", "--porcelain")
+	if err != nil {
+		return nil, fmt.Errorf("git status: %w", err)
+	}
+	if dirty != "" && o.RequireClean {
+		return nil, usage("the working tree has uncommitted changes and -require-clean is set: commit or stash them")
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join(root, "results", "gate-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	w, err := newWork(root)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := w.close(); err != nil {
+			fmt.Fprintf(log, "poolbench gate: cleaning up (a later gate retries): %v\n", err)
+		}
+	}()
+
+	hs := &build{name: "head", desc: "the working tree", dir: root}
+	if o.Head != "" {
+		if hs.dir, err = w.checkout(ctx, "head", o.Head); err != nil {
+			return nil, err
+		}
+		hs.desc = o.Head
+	}
+	bs := &build{name: "base"}
+	if o.Base != "" {
+		if bs.dir, err = w.checkout(ctx, "base", o.Base); err != nil {
+			return nil, err
+		}
+		bs.desc = o.Base
+	} else {
+		// Same code as head, other dependency or toolchain.
+		bs.dir = filepath.Join(w.tmp, "base")
+		if err := copyTree(ctx, hs.dir, bs.dir); err != nil {
+			return nil, fmt.Errorf("copying head's tree for the base: %w", err)
+		}
+		bs.desc = hs.desc
+	}
+	if o.BaseMod != "" {
+		if msg, err := w.goIn(ctx, bs.dir, nil, "get", o.BaseMod); err != nil {
+			return nil, interrupted(ctx, fmt.Errorf("base: go get %s: %s", o.BaseMod, msg))
+		}
+		bs.desc += " with " + o.BaseMod
+	}
+	if o.BaseGo != "" {
+		v := strings.TrimPrefix(o.BaseGo, "go")
+		if msg, err := w.goIn(ctx, bs.dir, nil, "mod", "edit", "-go="+v, "-toolchain=none"); err != nil {
+			return nil, interrupted(ctx, fmt.Errorf("base: setting go %s in go.mod: %s", v, msg))
+		}
+		bs.env = []string{"GOTOOLCHAIN=" + o.BaseGo}
+		bs.desc += " built by " + o.BaseGo
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	for _, s := range []*build{bs, hs} {
+		s.bin = filepath.Join(w.tmp, s.name+".test")
+		fmt.Fprintf(log, "poolbench gate: building %s (%s)\n", s.name, s.desc)
+		// -trimpath: identical code gives an identical binary on both sides,
+		// whatever folder it was built in (paths shift code layout).
+		if msg, err := w.goIn(ctx, s.dir, s.env, "test", "-c", "-trimpath", "-o", s.bin, "./bench"); err != nil {
+			return nil, interrupted(ctx, fmt.Errorf("building %s (%s) failed: %s", s.name, s.desc, msg))
+		}
+		if s.out, err = os.Create(filepath.Join(o.Out, s.name+".txt")); err != nil {
+			return nil, err
+		}
+		defer s.out.Close()
+		if _, err := fmt.Fprintf(s.out, "Unit req/s better=higher\n\n"); err != nil {
+			return nil, err
+		}
+	}
+
+	args := []string{"-test.run=^$", "-test.bench=^BenchmarkServer$", "-test.benchmem", "-test.count=2", "-test.benchtime=" + o.Benchtime, "-test.cpu=" + o.CPU}
+	m := o.Matrix
+	for _, kv := range [][2]string{{"transports", m.Transports}, {"models", m.Models}, {"routes", m.Routes}, {"loads", m.Loads}, {"conns", m.Conns}, {"variants", m.Variants}} {
+		args = append(args, "-poolbench."+kv[0]+"="+kv[1])
+	}
+	for i := range o.Count {
+		order := []*build{bs, hs}
+		if i%2 == 1 {
+			order = []*build{hs, bs}
+		}
+		for _, s := range order {
+			fmt.Fprintf(log, "poolbench gate: run %d/%d (%s)\n", i+1, o.Count, s.name)
+			if err := w.sample(ctx, s, args); err != nil {
+				return nil, interrupted(ctx, err)
+			}
+		}
+	}
+	for _, s := range []*build{bs, hs} {
+		if err := s.out.Close(); err != nil {
+			return nil, err
+		}
+	}
+	table, err := w.command(ctx, "", nil, "go", "tool", "benchstat", "base="+filepath.Join(o.Out, "base.txt"), "head="+filepath.Join(o.Out, "head.txt")).CombinedOutput()
+	if err != nil {
+		return nil, interrupted(ctx, fmt.Errorf("benchstat: %v: %s", err, lastLines(string(table), 3)))
+	}
+	if err := os.WriteFile(filepath.Join(o.Out, "benchstat.txt"), table, 0o644); err != nil {
+		return nil, err
+	}
+	bf, err := os.Open(filepath.Join(o.Out, "base.txt"))
+	if err != nil {
+		return nil, err
+	}
+	defer bf.Close()
+	hf, err := os.Open(filepath.Join(o.Out, "head.txt"))
+	if err != nil {
+		return nil, err
+	}
+	defer hf.Close()
+	v, err := Compare(bf, hf, o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Verdict: v, Table: string(table), BaseDesc: bs.desc, HeadDesc: hs.desc, Out: o.Out, Took: time.Since(start)}
+	md := v.Markdown(bs.desc, hs.desc, out.Table, o.Count, out.Took)
+	if err := os.WriteFile(filepath.Join(o.Out, "gate.md"), []byte(md), 0o644); err != nil {
+		return nil, err
+	}
+	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
+		if err := appendFile(p, md); err != nil {
+			return nil, fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// interrupted returns ctx's error when ctx ended (a child killed by the
+// interrupt is not a build failure), else err.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, s); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// sample runs the side's benchmark binary once and appends its results.
+func (w *work) sample(ctx context.Context, s *build, args []string) error {
+	cmd := w.command(ctx, s.dir, nil, s.bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("running %s (%s) failed: %v: %s", s.name, s.desc, err, lastLines(string(b)+stderr.String(), 3))
+	}
+	// Each cell runs twice (-test.count=2); the first is a warm-up and
+	// dropped: the first timing of a fresh process is often an outlier.
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		keep := false
+		if name, _, ok := strings.Cut(line, "\t"); ok && strings.HasPrefix(line, "Benchmark") {
+			keep = seen[name]
+			seen[name] = true
+			if keep {
+				s.lines++
+			}
+		} else if s.lines == 0 && strings.Contains(line, ": ") && !strings.HasPrefix(line, "---") {
+			keep = true // file-level keys: goos, cpu, pkg…
+		}
+		if keep {
+			if _, err := fmt.Fprintln(s.out, line); err != nil {
+				return err
+			}
+		}
+	}
+	if s.lines == 0 {
+		return fmt.Errorf("%s (%s) ran no benchmark: does it have BenchmarkServer and the -poolbench.* flags?", s.name, s.desc)
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// copyTree copies the files git knows of (tracked, and untracked but not
+// ignored) from src to dst.
+func copyTree(ctx context.Context, src, dst string) error {
+	list, err := git(ctx, src, "ls-files", "-co", "--exclude-standard")
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Split(list, "\n") {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the working tree
+		} else if err != nil {
+			return err
+		}
+		p := filepath.Join(dst, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// git runs git in dir and returns its trimmed output.
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", errors.New(lastLines(string(b), 2))
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -1,0 +1,534 @@
+// Package suite is `poolbench bench` (make bench): the whole pipeline of a
+// run in Go — run naming, file-level keys, the in-process matrix, the client
+// matrix, the technique micro-benchmarks, optional in-process profiles, the
+// process layer, server-only profiles, scenarios, the report and the
+// benchstat tables — with progress on a terminal and in a log.
+package suite
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/gate"
+	"github.com/poolbench/poolbench/bench/report"
+	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/workloads/clients"
+)
+
+// Config is one `make bench`.
+type Config struct {
+	// Dir is the run folder; "" is results/<yyyymmdd-hhmmss>-<sha7>.
+	Dir string
+	// Count and Benchtime are go test's -count and -benchtime of the
+	// in-process layer; GOMAXPROCS its -cpu.
+	Count      int
+	Benchtime  string
+	GOMAXPROCS int
+	// Matrix selects the in-process cells.
+	Matrix bench.Spec
+	// Profile adds one allocation profile per in-process cell.
+	Profile bool
+	// Proc runs the process layer, ProcCount times per cell, with
+	// ProcFlags added to `poolbench run`.
+	Proc      bool
+	ProcCount int
+	ProcFlags []string
+	// Poolbench is the poolbench binary the process layer runs.
+	Poolbench string
+	// Out gets the tables, Err the progress and warnings; TTY says Err is
+	// a terminal (a bar instead of lines).
+	Out, Err io.Writer
+	TTY      bool
+}
+
+// FindingError is a run that finished with a finding (a failed benchmark):
+// exit 1.
+type FindingError struct{ Msg string }
+
+func (e *FindingError) Error() string { return e.Msg }
+
+// UsageError is a bad setting, found before anything runs: exit 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// plan is a validated Config.
+type plan struct {
+	Config
+	cells     []bench.Cell
+	procCells int // -1: unknown
+}
+
+// Validate checks every setting before anything runs or is written.
+func (c Config) validate() (*plan, error) {
+	p := &plan{Config: c}
+	if c.Count < 1 {
+		return nil, &UsageError{fmt.Sprintf("-count %d: want runs per cell ≥ 1, e.g. 6", c.Count)}
+	}
+	if err := gate.CheckBenchtime(c.Benchtime); err != nil {
+		return nil, &UsageError{err.Error()}
+	}
+	if c.GOMAXPROCS < 1 {
+		return nil, &UsageError{fmt.Sprintf("-gomaxprocs %d: want ≥ 1, e.g. %d", c.GOMAXPROCS, runtime.NumCPU())}
+	}
+	m, err := c.Matrix.Parse()
+	if err != nil {
+		return nil, &UsageError{err.Error()}
+	}
+	p.cells = m.Cells()
+	if c.Proc {
+		if c.ProcCount < 1 {
+			return nil, &UsageError{fmt.Sprintf("-proc-count %d: want runs per cell ≥ 1, e.g. 5", c.ProcCount)}
+		}
+		n, err := procCells(c.ProcFlags)
+		if err != nil {
+			return nil, &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
+		}
+		p.procCells = n
+	}
+	return p, nil
+}
+
+// procCells counts the process layer's cells from the matrix flags among
+// flags (the rest are `poolbench run`'s to check), validating their values.
+// The matrix's flags are the ones runner.MatrixSpec registers.
+func procCells(flags []string) (int, error) {
+	spec := runner.DefaultMatrix()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	spec.Flags(fs)
+	var matrix []string
+	for i := 0; i < len(flags); i++ {
+		if !strings.HasPrefix(flags[i], "-") {
+			continue
+		}
+		name, _, hasVal := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		matrix = append(matrix, flags[i])
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !hasVal && !isBool {
+			if i+1 >= len(flags) {
+				return 0, fmt.Errorf("-%s has no value", name)
+			}
+			i++
+			matrix = append(matrix, flags[i])
+		}
+	}
+	if err := fs.Parse(matrix); err != nil {
+		return 0, err
+	}
+	cells, err := spec.Cells()
+	if err != nil {
+		return 0, err
+	}
+	return len(cells), nil
+}
+
+// Run runs the pipeline. Errors: *UsageError before anything ran, ctx's
+// error when interrupted (finished cells kept), *FindingError when a
+// benchmark failed, else what broke.
+func Run(ctx context.Context, c Config) error {
+	p, err := c.validate()
+	if err != nil {
+		return err
+	}
+	return p.run(ctx)
+}
+
+func (p *plan) run(ctx context.Context) error {
+	sha := gitSHA(ctx)
+	if p.Dir == "" {
+		p.Dir = filepath.Join("results", time.Now().UTC().Format("20060102-150405")+"-"+strings.TrimSuffix(sha, "-dirty"))
+	}
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(p.Dir, "bench.txt")
+	start := time.Now()
+	fmt.Fprintln(p.Err, "poolbench: building the benchmark binaries")
+	benchBin, appBin := filepath.Join(p.Dir, ".bench.test"), filepath.Join(p.Dir, ".app.test")
+	defer os.Remove(benchBin)
+	defer os.Remove(appBin)
+	for _, b := range [][2]string{{benchBin, "./bench"}, {appBin, "./servers/app"}} {
+		if msg, err := output(ctx, "go", "test", "-c", "-o", b[0], b[1]); err != nil {
+			return interrupted(ctx, fmt.Errorf("building %s: %v: %s", b[1], err, msg))
+		}
+	}
+	head, err := p.header(ctx, sha)
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	count, cpu := strconv.Itoa(p.Count), strconv.Itoa(p.GOMAXPROCS)
+	common := []string{"-test.run=^$", "-test.benchmem", "-test.count=" + count, "-test.benchtime=" + p.Benchtime, "-test.cpu=" + cpu}
+	fmt.Fprintf(p.Err, "poolbench: %d cells × count=%d at benchtime=%s, GOMAXPROCS=%d → %s\n", len(p.cells), p.Count, p.Benchtime, p.GOMAXPROCS, out)
+	if err := os.WriteFile(out, []byte(head), 0o644); err != nil {
+		return err
+	}
+	m := p.Matrix
+	matrixFlags := []string{"-poolbench.conns=" + m.Conns, "-poolbench.models=" + m.Models, "-poolbench.transports=" + m.Transports,
+		"-poolbench.loads=" + m.Loads, "-poolbench.routes=" + m.Routes, "-poolbench.variants=" + m.Variants}
+	if err := p.benchmarks(ctx, "server", len(p.cells)*p.Count, out, benchBin, append(append(common, "-test.bench=^BenchmarkServer$"), matrixFlags...)); err != nil {
+		return err
+	}
+	// The client models against one server (plaintext, 16 and 100 callers).
+	clientCells := len(clients.Models) * 2
+	if err := p.benchmarks(ctx, "client", clientCells*p.Count, out, benchBin, append(common, "-test.bench=^BenchmarkClient$", "-poolbench.conns=16,100", "-poolbench.routes=plaintext")); err != nil {
+		return err
+	}
+	// The technique micro-benchmarks go to their own file: they have no /model.
+	techniques := filepath.Join(p.Dir, "techniques.txt")
+	if err := os.WriteFile(techniques, []byte(head), 0o644); err != nil {
+		return err
+	}
+	if err := p.benchmarks(ctx, "technique", 0, techniques, appBin, append(common, "-test.bench=^BenchmarkTechnique$")); err != nil {
+		return err
+	}
+	if p.Profile {
+		if err := p.inprocessProfiles(ctx, benchBin, matrixFlags); err != nil {
+			return err
+		}
+	}
+	if p.Proc {
+		fmt.Fprintf(p.Err, "poolbench: process layer (poolbench run -count %d %s)\n", p.ProcCount, strings.Join(p.ProcFlags, " "))
+		args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, p.ProcFlags...)
+		if err := p.poolbenchRun(ctx, "process", p.procCells*p.ProcCount, args); err != nil {
+			return err
+		}
+		fmt.Fprintln(p.Err, "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)")
+		args = ProfileArgs(p.Dir, nil)
+		n, err := procCells(args[1:])
+		if err != nil {
+			return err
+		}
+		if err := p.poolbenchRun(ctx, "profile", n, args); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(p.Err, "poolbench: client pool scenarios (poolbench scenarios)")
+	if err := p.scenarios(ctx); err != nil {
+		return err
+	}
+	run, err := report.Read(p.Dir)
+	if err != nil {
+		return err
+	}
+	rep := report.Build(run)
+	if err := rep.Write(p.Dir); err != nil {
+		return err
+	}
+	for _, f := range []string{out, techniques} {
+		if failed, err := hasFailure(f); err != nil {
+			return err
+		} else if failed {
+			return &FindingError{fmt.Sprintf("a benchmark failed; see %s", f)}
+		}
+	}
+	fmt.Fprintf(p.Out, "\npoolbench: wrote %s in %v\n", out, time.Since(start).Round(time.Second))
+	p.tables(ctx, out, techniques)
+	return nil
+}
+
+// header is the file-level keys on top of bench.txt and techniques.txt.
+func (p *plan) header(ctx context.Context, sha string) (string, error) {
+	gover, err := output(ctx, "go", "env", "GOVERSION")
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %v: %s", err, gover)
+	}
+	fh, err := output(ctx, "go", "list", "-m", "-f", "{{.Version}}", "github.com/valyala/fasthttp")
+	if err != nil {
+		return "", fmt.Errorf("go list -m github.com/valyala/fasthttp: %v: %s", err, fh)
+	}
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"commit", sha}, {"go-version", gover}, {"fasthttp-version", fh}, {"layer", "inprocess"},
+		{"gomaxprocs", strconv.Itoa(p.GOMAXPROCS)}, {"num-cpu", strconv.Itoa(runtime.NumCPU())},
+		{"pinning", "none (in-process: server and client share one process and GOMAXPROCS)"},
+		{"kernel", kernel()}, {"date", time.Now().UTC().Format("2006-01-02T15:04:05Z")}, {"benchtime", p.Benchtime},
+	} {
+		fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
+	}
+	b.WriteString("\nUnit req/s better=higher\n\n")
+	return b.String(), nil
+}
+
+// benchmarks runs a test binary, appends its output to file and counts
+// each result line as a finished cell; failures are echoed.
+func (p *plan) benchmarks(ctx context.Context, step string, total int, file, bin string, args []string) error {
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	prog := NewProgress(p.Err, p.TTY, step, total)
+	defer prog.Finish()
+	cmd := Command(ctx, bin, args...)
+	stderr := &lineWriter{fn: func(l string) { prog.Printf("%s\n", l) }}
+	cmd.Stderr = stderr
+	defer stderr.flush()
+	err = stream(ctx, cmd, func(line string) error {
+		if _, err := fmt.Fprintln(f, line); err != nil {
+			return err
+		}
+		switch {
+		case isResult(line):
+			name, _, _ := strings.Cut(line, "\t")
+			prog.Done(strings.TrimSpace(name))
+		case failLine.MatchString(line):
+			prog.Printf("%s\n", line)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		// A failing benchmark exits non-zero: its FAIL lines are in the
+		// file, and the run goes on (the check at the end exits 1).
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			prog.Printf("poolbench: %s benchmarks: %v\n", step, err)
+			return f.Close()
+		}
+	}
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	return f.Close()
+}
+
+var failLine = regexp.MustCompile(`^(FAIL|panic:|--- FAIL)`)
+
+// isResult reports whether line is a benchmark result line.
+func isResult(line string) bool {
+	return strings.HasPrefix(line, "Benchmark") && strings.Contains(line, "\t")
+}
+
+// inprocessProfiles writes one allocation profile per in-process cell,
+// each from its own go test run, so each profile belongs to one cell.
+func (p *plan) inprocessProfiles(ctx context.Context, bin string, matrixFlags []string) error {
+	fmt.Fprintln(p.Err, "poolbench: in-process allocation profiles (-memprofilerate=1, 2000 requests per cell)")
+	prog := NewProgress(p.Err, p.TTY, "inprocess profile", len(p.cells))
+	defer prog.Finish()
+	for _, c := range p.cells {
+		name := c.Name()
+		dir := filepath.Join(p.Dir, "profiles", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		b, err := Command(ctx, bin, append([]string{"-test.run=^$", "-test.bench=" + CellPattern("BenchmarkServer", name),
+			"-test.benchtime=2000x", "-test.count=1", "-test.memprofile=" + filepath.Join(dir, "allocs.pb.gz"), "-test.memprofilerate=1"}, matrixFlags...)...).CombinedOutput()
+		if err != nil {
+			return interrupted(ctx, fmt.Errorf("profiling %s: %v: %s", name, err, lastLine(string(b))))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bench.txt"), b, 0o644); err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "\nBenchmark") && !strings.HasPrefix(string(b), "Benchmark") {
+			return fmt.Errorf("no benchmark matched %s", name)
+		}
+		prog.Done(filepath.Join(dir, "allocs.pb.gz"))
+	}
+	return nil
+}
+
+// CellPattern is the -test.bench pattern matching exactly one cell.
+func CellPattern(benchmark, cell string) string {
+	parts := []string{"^" + benchmark + "$"}
+	for _, seg := range strings.Split(cell, "/") {
+		parts = append(parts, "^"+regexp.QuoteMeta(seg)+"$")
+	}
+	return strings.Join(parts, "/")
+}
+
+// ProfileArgs are the `poolbench run` arguments of the server-only
+// profiling runs (make profile): keep-alive at 16 connections, every switch
+// off alone, every model; extra flags last so they win.
+func ProfileArgs(dir string, extra []string) []string {
+	return append([]string{"run", "-json", "-profile", "-out", dir, "-count", "1", "-loads", "keepalive", "-keepalive-conns", "16", "-variants", "default"}, extra...)
+}
+
+// poolbenchRun runs `poolbench run -json …`, one progress step per JSON
+// line (one finished cell); its warnings go above the progress.
+func (p *plan) poolbenchRun(ctx context.Context, step string, total int, args []string) error {
+	return RunProcess(ctx, p.Poolbench, args, step, total, p.Err, p.TTY)
+}
+
+// RunProcess runs `poolbench run -json …` with progress on w.
+func RunProcess(ctx context.Context, bin string, args []string, step string, total int, w io.Writer, tty bool) error {
+	prog := NewProgress(w, tty, step, total)
+	defer prog.Finish()
+	cmd := Command(ctx, bin, args...)
+	stderr := &lineWriter{fn: func(l string) { prog.Printf("%s\n", l) }}
+	cmd.Stderr = stderr
+	err := stream(ctx, cmd, func(line string) error {
+		var cell struct {
+			Cell string `json:"cell"`
+			Run  int    `json:"run"`
+		}
+		if json.Unmarshal([]byte(line), &cell) == nil && cell.Cell != "" {
+			prog.Done(fmt.Sprintf("%s (run %d)", cell.Cell, cell.Run))
+		}
+		return nil
+	})
+	stderr.flush()
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("poolbench %s: %v", strings.Join(args[:1], " "), err))
+	}
+	return nil
+}
+
+// scenarios writes scenarios.json; a scenario that did not reproduce is
+// reported, not fatal (the report shows it).
+func (p *plan) scenarios(ctx context.Context) error {
+	path := filepath.Join(p.Dir, "scenarios.json")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := Command(ctx, p.Poolbench, "scenarios", "-json")
+	cmd.Stdout, cmd.Stderr = f, p.Err
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(p.Err, "poolbench: a scenario did not reproduce its failure or fix; see %s\n", path)
+	}
+	return f.Close()
+}
+
+// hasFailure reports whether a results file holds a failed benchmark.
+func hasFailure(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if failLine.MatchString(sc.Text()) {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+// Command is a child in its own process group, killed with its group when
+// ctx ends and when this process dies.
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
+// output runs a command and returns its trimmed output.
+func output(ctx context.Context, name string, args ...string) (string, error) {
+	b, err := Command(ctx, name, args...).CombinedOutput()
+	return strings.TrimSpace(string(b)), err
+}
+
+// stream runs cmd, calling fn with each stdout line as it comes.
+func stream(ctx context.Context, cmd *exec.Cmd, fn func(string) error) error {
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	var ferr error
+	for sc.Scan() {
+		if ferr == nil {
+			ferr = fn(sc.Text())
+		}
+	}
+	werr := cmd.Wait()
+	if ferr != nil {
+		return ferr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return werr
+}
+
+// lineWriter calls fn with each complete line written to it.
+type lineWriter struct {
+	fn  func(string)
+	buf []byte
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	for {
+		i := strings.IndexByte(string(l.buf), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if line := strings.TrimRight(string(l.buf[:i]), "\r"); strings.TrimSpace(line) != "" {
+			l.fn(line)
+		}
+		l.buf = l.buf[i+1:]
+	}
+}
+
+func (l *lineWriter) flush() {
+	if len(strings.TrimSpace(string(l.buf))) > 0 {
+		l.fn(string(l.buf))
+	}
+	l.buf = nil
+}
+
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// gitSHA is the short commit of the working tree, with -dirty if it has changes.
+func gitSHA(ctx context.Context) string {
+	sha, err := output(ctx, "git", "rev-parse", "--short=7", "HEAD")
+	if err != nil {
+		return "nogit"
+	}
+	if st, err := output(ctx, "git", "status", "--porcelain"); err == nil && st != "" {
+		sha += "-dirty"
+	}
+	return sha
+}
+
+// kernel is uname -sr with the space as a dash, e.g. Linux-6.1.0.
+func kernel() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Sysname[:]) + "-" + unix.ByteSliceToString(u.Release[:])
+}

@@ -76,10 +76,10 @@ type Point struct {
 type Result struct {
 	// Curve holds every probe, by connection count.
 	Curve []Point `json:"curve"`
-	// Found reports a crossing: Lower and Upper are adjacent probed
-	// connection counts on opposite sides (or an unclear probe, where the
-	// ratio sits at the threshold within the noise), and Estimate is the
-	// crossing interpolated on the log scale between their centers.
+	// Found reports a crossing: Lower and Upper are the closest clear
+	// probes on opposite sides, and Estimate is the crossing interpolated
+	// on the log scale between their centers, or the probe between them
+	// whose ratio stayed at the threshold within the noise (unclear).
 	Found    bool    `json:"found"`
 	Lower    int     `json:"lower,omitempty"`
 	Upper    int     `json:"upper,omitempty"`
@@ -246,7 +246,7 @@ func (s *search) run(ctx context.Context) (Result, error) {
 		case hi.Side:
 			hi = p
 		default: // at the threshold within the noise: the crossing is here
-			res.Found, res.Lower, res.Upper, res.Estimate = true, p.Conns, p.Conns, float64(p.Conns)
+			res.Found, res.Lower, res.Upper, res.Estimate = true, lo.Conns, hi.Conns, float64(p.Conns)
 			return res, nil
 		}
 	}

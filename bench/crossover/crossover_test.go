@@ -48,18 +48,16 @@ func TestFindKnownCrossing(t *testing.T) {
 			if !r.Found {
 				t.Fatalf("no crossing found, want one at %.2f", truth)
 			}
-			// Either a bracket around the truth, or one point whose ratio
-			// stayed within the noise of the threshold.
-			if r.Lower == r.Upper {
-				for _, p := range r.Curve {
-					if p.Conns == r.Lower && p.Side != Unclear {
-						t.Errorf("single-point crossing at %d, but that point is %v", p.Conns, p.Side)
-					}
-				}
-			} else if float64(r.Lower) > truth || float64(r.Upper) < truth {
+			if float64(r.Lower) > truth || float64(r.Upper) < truth {
 				t.Fatalf("bracket %d..%d, want it around %.2f", r.Lower, r.Upper, truth)
 			}
-			if r.Upper-r.Lower > 1 && float64(r.Upper) > float64(r.Lower)*1.1 && r.Lower != r.Upper {
+			// An estimate on a probe means that probe stayed unclear.
+			for _, p := range r.Curve {
+				if float64(p.Conns) == r.Estimate && p.Side != Unclear && p.Conns != r.Lower && p.Conns != r.Upper {
+					t.Errorf("estimate on probe %d, which is %v, not unclear", p.Conns, p.Side)
+				}
+			}
+			if r.Upper-r.Lower > 1 && float64(r.Upper) > float64(r.Lower)*1.1 && !unclearAt(r) {
 				t.Errorf("bracket %d..%d wider than the resolution", r.Lower, r.Upper)
 			}
 			if math.Abs(r.Estimate-truth) > 0.25*truth {
@@ -188,4 +186,14 @@ func TestFindBudgetKeepsBracket(t *testing.T) {
 	if !r.Found || !r.Exhausted || r.Lower >= 10 || r.Upper < 10 || r.Samples != 12 {
 		t.Fatalf("found=%v exhausted=%v bracket %d..%d after %d samples; want a bracket around 10 kept when the budget of 12 ran out", r.Found, r.Exhausted, r.Lower, r.Upper, r.Samples)
 	}
+}
+
+// unclearAt reports whether the search ended on an unclear probe.
+func unclearAt(r Result) bool {
+	for _, p := range r.Curve {
+		if float64(p.Conns) == r.Estimate && p.Side == Unclear {
+			return true
+		}
+	}
+	return false
 }

@@ -254,7 +254,8 @@ func (p *Process) Wait() error {
 // Stop asks the command to end, on its host: through ssh by closing its
 // stdin (the wrapper sends SIGTERM), otherwise with SIGTERM to its process
 // group; after grace it kills the local side (ssh's death also ends the
-// remote command). It returns the command's exit error.
+// remote command). It returns the command's exit error, nil when it ended
+// because it was asked to (SIGTERM, or exit 143).
 func (p *Process) Stop(grace time.Duration) error {
 	select {
 	case <-p.done:
@@ -271,8 +272,26 @@ func (p *Process) Stop(grace time.Duration) error {
 	case <-time.After(grace):
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
 		<-p.done
+		return p.err
 	}
-	return p.err
+	return stoppedOnRequest(p.err)
+}
+
+// stoppedOnRequest maps the ways a command ends when asked to stop to nil:
+// killed by SIGTERM, or exiting 143 (poolbench's exit code for SIGTERM,
+// also what a remote shell reports for a command it saw terminated).
+func stoppedOnRequest(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+		return nil
+	}
+	if ee.ExitCode() == 143 {
+		return nil
+	}
+	return err
 }
 
 // Output runs argv on the host to completion and returns its stdout; the

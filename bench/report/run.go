@@ -101,6 +101,14 @@ func Read(dir string) (*Run, error) {
 			}
 		}
 		name := res.Name.String()
+		if base, _ := res.Name.Parts(); len(base) == 0 {
+			// "Benchmark 1 2 ns/op": no name, so no cell poolbench wrote.
+			if bad == 0 {
+				firstBad = fmt.Errorf("%q: a result without a benchmark name", res.Name)
+			}
+			bad++
+			continue
+		}
 		c := byName[name]
 		if c == nil {
 			c = &Cell{Keys: map[string]string{}, Values: map[string][]float64{}, res: res.Clone()}

@@ -7,6 +7,7 @@ package runner
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/poolbench/poolbench/bench/results"
@@ -39,6 +40,8 @@ type LoadReport struct {
 	// LoadCPUs and LoadGOMAXPROCS say how the load process ran.
 	LoadCPUs       string `json:"load_cpus"`
 	LoadGOMAXPROCS int    `json:"load_gomaxprocs"`
+	// loadUsage is the exited load process's rusage, set by the runner.
+	loadUsage *syscall.Rusage
 }
 
 // Elapsed is the measured window.

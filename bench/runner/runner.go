@@ -42,6 +42,10 @@ type Runner struct {
 	Warn io.Writer
 	// OnServer and OnLoad, if set, see each child's pid as it starts.
 	OnServer, OnLoad func(pid int)
+	// Noise says when a cell's window counts as disturbed and how often it
+	// is retaken (noise.go); the zero value measures and retakes nothing.
+	Noise NoisePolicy
+	noise noiseState
 }
 
 // CellResult is one cell run, as written to Runner.JSON.
@@ -52,6 +56,8 @@ type CellResult struct {
 	Report  *LoadReport      `json:"report"`
 	Iters   int64            `json:"iterations"`
 	Metrics []results.Metric `json:"metrics"`
+	// Noise is what else ran in the window (noise.go); nil with Noise.Off.
+	Noise *Noise `json:"noise,omitempty"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -90,7 +96,7 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if bar != nil {
 				bar.Describe(c.Path())
 			}
-			res, err := r.RunCell(ctx, c)
+			res, err := r.runSteady(ctx, c, run) // noise: RunCell, retaken while disturbed (noise.go)
 			if err != nil {
 				return fmt.Errorf("cell %s: %w", c.Name(), err)
 			}
@@ -117,7 +123,7 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			}
 		}
 	}
-	return nil
+	return r.writeNoiseSummary(f) // noise: the disturbed-cells: key (noise.go)
 }
 
 // BenchFile is where result lines go: Dir/bench.txt, or
@@ -151,6 +157,9 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 		layer, pinning, first.Ready.CPUs, first.Report.LoadCPUs, first.Ready.GOMAXPROCS, first.Report.LoadGOMAXPROCS,
 		s.Duration, s.Warmup, s.MaxIdleWorkerDuration)
 	if err != nil {
+		return err
+	}
+	if err := r.writeNoiseKeys(w); err != nil { // noise: probe baseline and policy (noise.go)
 		return err
 	}
 	if err := results.WriteUnits(w); err != nil {
@@ -197,7 +206,15 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if profileKinds != "" {
 		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String())
 	}
+	nw, err := r.beginNoise(srv.PID()) // noise: probes and counters around the load (noise.go)
+	if err != nil {
+		return nil, err
+	}
 	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
+	if err != nil {
+		return nil, err
+	}
+	noise, err := r.endNoise(nw, srv.PID(), rep) // noise
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +230,10 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if err != nil {
 		return nil, err
 	}
-	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
+	if noise != nil { // noise: its figures go on the line
+		ms = append(ms, noise.Metrics()...)
+	}
+	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms, Noise: noise}, nil
 }
 
 func writeMeta(dir string, c Cell, rep *LoadReport, ms []results.Metric) error {

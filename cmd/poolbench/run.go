@@ -41,8 +41,16 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	noise := runner.DefaultNoise
+	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
+	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe may run slower than the run's baseline before a window counts as disturbed")
+	fs.Float64Var(&noise.MaxOthers, "max-others-cpu", noise.MaxOthers, "percent of the cell's CPUs other processes may use before a window counts as disturbed")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if noise.Retakes < 0 || noise.MaxProbeSlow <= 0 || noise.MaxOthers <= 0 {
+		return &exitError{2, fmt.Sprintf("-retakes %d -max-probe-slow %g -max-others-cpu %g: want retakes ≥ 0 and positive percentages, e.g. -retakes 2 -max-probe-slow 15 -max-others-cpu 10",
+			noise.Retakes, noise.MaxProbeSlow, noise.MaxOthers)}
 	}
 	cells, err := spec.Cells()
 	if err != nil {
@@ -59,7 +67,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile}
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Noise: noise}
 	benchTxt := r.BenchFile()
 	if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
 		return err
@@ -88,6 +96,9 @@ func runCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "poolbench run: %s\n", md)
+	}
+	if d := r.DisturbedSummary(); d != "" {
+		return &exitError{1, d + ": kept and marked in " + benchTxt + " (disturbed-cells:); rerun on a quieter machine or raise -retakes"}
 	}
 	return nil
 }

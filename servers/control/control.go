@@ -40,6 +40,9 @@ type Stats struct {
 	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
 	// Goroutines is the number of live goroutines.
 	Goroutines int `json:"goroutines"`
+	// GCCycles counts completed GC cycles since start (runtime/metrics
+	// /gc/cycles/total:gc-cycles); forced ones (gc=1) included.
+	GCCycles uint64 `json:"gc_cycles"`
 	// Served counts requests the app has served.
 	Served uint64 `json:"served"`
 	// GOMAXPROCS and CPUs say how the process was set up and pinned.
@@ -60,6 +63,7 @@ var sampleNames = []string{
 	"/gc/heap/allocs:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/sched/goroutines:goroutines",
+	"/gc/cycles/total:gc-cycles",
 }
 
 // Take reads a snapshot of this process; served reports the app's count.
@@ -77,6 +81,7 @@ func Take(o Options, served func() uint64) (Stats, error) {
 	s.AllocBytes = samples[1].Value.Uint64()
 	s.HeapBytes = samples[2].Value.Uint64()
 	s.Goroutines = int(samples[3].Value.Uint64())
+	s.GCCycles = samples[4].Value.Uint64()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return s, fmt.Errorf("getrusage: %w", err)

@@ -32,6 +32,11 @@ type Series struct {
 	Lo, Hi []float64
 }
 
+// add appends a point with its interval.
+func (s *Series) add(x, y, lo, hi float64) {
+	s.X, s.Y, s.Lo, s.Hi = append(s.X, x), append(s.Y, y), append(s.Lo, lo), append(s.Hi, hi)
+}
+
 // errorPoints are points with their intervals, for plotter.NewYErrorBars.
 type errorPoints struct {
 	plotter.XYs

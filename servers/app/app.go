@@ -149,6 +149,7 @@ func (h *Handler) ServeString(path, rawQuery string) *Exchange {
 // {"count":3,"users":[{"id":"1","name":…,"email":…},…],"missing":[]}.
 func (h *Handler) Serve(path, query []byte) *Exchange {
 	h.served.Add(1)
+	plantedSpin() // off unless calibrating (planted.go)
 	ex := h.acquire()
 	for _, hk := range h.hooks {
 		hk.fn(hk.on, ex)

@@ -64,3 +64,28 @@ func TestRunRefusesBadNoiseFlags(t *testing.T) {
 		t.Errorf("run folder written despite bad usage (stat: %v)", err)
 	}
 }
+
+// TestCalibrateRefusesBadFlags: bad calibration settings exit 2 before any
+// gate runs or folder is written.
+func TestCalibrateRefusesBadFlags(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("builds poolbench")
+	}
+	bin := buildPoolbench(t)
+	for _, tt := range []struct{ args, want string }{
+		{"-slowdowns 0,3", `-slowdowns "0,3"`},
+		{"-aa 0", "-aa 0"},
+		{"-count 2", "-count 2"},
+		{"-alpha 1", "-alpha 1"},
+		{"-benchtime 0s", `-benchtime "0s"`},
+	} {
+		dir := filepath.Join(t.TempDir(), "cal")
+		out, err := exec.Command(bin, append([]string{"calibrate", "-out", dir}, strings.Fields(tt.args)...)...).CombinedOutput()
+		if code := exitCode(t, err); code != 2 || !strings.Contains(string(out), tt.want) || strings.Count(strings.TrimSpace(string(out)), "\n") > 0 {
+			t.Errorf("calibrate %s: exit %d, output %q: want exit 2 and one line naming %s", tt.args, code, out, tt.want)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("calibrate %s wrote %s despite bad usage", tt.args, dir)
+		}
+	}
+}

@@ -97,6 +97,9 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "poolbench run: %s\n", md)
 	}
+	if len(r.Disturbed()) == 0 {
+		fmt.Fprintln(os.Stderr, "poolbench run: no cell run stayed disturbed (the noise probe and others' CPU stayed within -max-probe-slow and -max-others-cpu)")
+	}
 	if d := r.DisturbedSummary(); d != "" {
 		return &exitError{1, d + ": kept and marked in " + benchTxt + " (disturbed-cells:); rerun on a quieter machine or raise -retakes"}
 	}

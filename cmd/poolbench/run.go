@@ -42,6 +42,7 @@ func runCmd(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	noise := runner.DefaultNoise
+	noiseOn := fs.Bool("noise", true, "probe the cell's CPUs around every window and retake or mark disturbed cells (false: no probes, no retakes, no disturbed verdict)")
 	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
 	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe may run slower than the run's baseline before a window counts as disturbed")
 	fs.Float64Var(&noise.MaxOthers, "max-others-cpu", noise.MaxOthers, "percent of the cell's CPUs other processes may use before a window counts as disturbed")
@@ -67,6 +68,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	noise.Off = !*noiseOn
 	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Noise: noise}
 	benchTxt := r.BenchFile()
 	if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {

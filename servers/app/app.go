@@ -149,11 +149,11 @@ func (h *Handler) ServeString(path, rawQuery string) *Exchange {
 // {"count":3,"users":[{"id":"1","name":…,"email":…},…],"missing":[]}.
 func (h *Handler) Serve(path, query []byte) *Exchange {
 	h.served.Add(1)
-	plantedSpin() // off unless calibrating (planted.go)
 	ex := h.acquire()
 	for _, hk := range h.hooks {
 		hk.fn(hk.on, ex)
 	}
+	plantedSpin() // off unless calibrating (planted.go)
 	ex.segs = h.split(ex.segs, path, '/')
 	if len(ex.segs) != 2 || ex.segs[0] != "app" || ex.segs[1] != "users" {
 		return ex.fail(404, "no such route: want /app/users or "+PlaintextPath)

@@ -59,7 +59,9 @@ func TestComparePaired(t *testing.T) {
 }
 
 func paired(p *Policy) func(b, h string) (*Verdict, error) {
-	return func(b, h string) (*Verdict, error) { return ComparePaired(strings.NewReader(b), strings.NewReader(h), p) }
+	return func(b, h string) (*Verdict, error) {
+		return ComparePaired(strings.NewReader(b), strings.NewReader(h), p)
+	}
 }
 
 func unpaired(p *Policy) func(b, h string) (*Verdict, error) {

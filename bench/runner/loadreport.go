@@ -40,6 +40,10 @@ type LoadReport struct {
 	// LoadCPUs and LoadGOMAXPROCS say how the load process ran.
 	LoadCPUs       string `json:"load_cpus"`
 	LoadGOMAXPROCS int    `json:"load_gomaxprocs"`
+	// WarmupOK and WarmupNs are the warm-up's correct responses and length
+	// (closed loop), the yardstick of the window's rate floor.
+	WarmupOK int64 `json:"warmup_ok,omitempty"`
+	WarmupNs int64 `json:"warmup_ns,omitempty"`
 	// loadUsage is the exited load process's rusage, set by the runner.
 	loadUsage *syscall.Rusage
 }

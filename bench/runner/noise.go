@@ -287,7 +287,7 @@ func loadRusage(p *proc) *syscall.Rusage {
 func (r *Runner) runSteady(ctx context.Context, c Cell, run int) (*CellResult, error) {
 	r.noise.runs++
 	for take := 0; ; take++ {
-		res, err := r.RunCell(ctx, c)
+		res, err := r.runCellBounded(ctx, c)
 		if err != nil || res.Noise == nil || !res.Noise.Disturbed {
 			if res != nil && res.Noise != nil {
 				res.Noise.Retakes = take
@@ -302,6 +302,9 @@ func (r *Runner) runSteady(ctx context.Context, c Cell, run int) (*CellResult, e
 					c.Name(), run, take, res.Noise.ProbeSlowPct, res.Noise.OthersPct)
 			}
 			return res, nil
+		}
+		if r.results != nil {
+			r.results.Abort() // drop the disturbed take's staged side files
 		}
 	}
 }
@@ -355,6 +358,11 @@ func (r *Runner) writeNoiseSummary(w io.Writer) error {
 	if s == "" {
 		s = fmt.Sprintf("0 of %d cell runs", r.noise.runs)
 	}
-	_, err := fmt.Fprintf(w, "\ndisturbed-cells: %s\n", s)
-	return err
+	if _, err := fmt.Fprintf(w, "\ndisturbed-cells: %s\n", s); err != nil {
+		return err
+	}
+	if f, ok := w.(*resultFile); ok {
+		return f.Commit()
+	}
+	return nil
 }

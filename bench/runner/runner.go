@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +48,19 @@ type Runner struct {
 	// is retaken (noise.go); the zero value measures and retakes nothing.
 	Noise NoisePolicy
 	noise noiseState
+	// Preamble is written at the top of a bench.txt that does not exist yet,
+	// with the first result (file-level keys such as commit and go-version).
+	Preamble []byte
+	// Finished counts result lines already in bench.txt per cell name
+	// (resume): run k of a cell is skipped when Finished[cell] >= k.
+	Finished map[string]int
+	// CellTimeout, if set, replaces each cell's watchdog bound
+	// (warm-up + window + grace).
+	CellTimeout time.Duration
+	// OnRetry, if set, sees each cell that failed once and runs again.
+	OnRetry func(c Cell, err error)
+
+	results *resultFile // the open bench.txt transaction (txn.go)
 }
 
 // CellResult is one cell run, as written to Runner.JSON.
@@ -76,11 +91,14 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	if err := os.MkdirAll(filepath.Dir(r.BenchFile()), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(r.BenchFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	// reliability: bench.txt is a transaction, committed cell by cell (txn.go).
+	f, err := openResults(r.BenchFile(), r.Preamble)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	r.results = f
+	defer func() { f.Abort(); r.results = nil }()
+	var failed []*CellError
 	count := max(r.Count, 1)
 	var bar *progressbar.ProgressBar
 	if r.Progress != nil {
@@ -90,14 +108,25 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			progressbar.OptionClearOnFinish())
 		defer bar.Finish()
 	}
-	wroteHeader := false
+	wroteHeader := bytes.Contains(f.content, []byte("\nlayer: process")) // resumed
 	for run := 1; run <= count; run++ {
 		for _, c := range cells {
 			if bar != nil {
 				bar.Describe(c.Path())
 			}
-			res, err := r.runSteady(ctx, c, run) // noise: RunCell, retaken while disturbed (noise.go)
+			if r.Finished[c.Name()] >= run { // reliability: -resume skips finished cells
+				continue
+			}
+			// noise: runCellBounded (reliability: watchdog, rate floor, one
+			// re-run), retaken while its window is disturbed (noise.go).
+			res, err := r.runSteady(ctx, c, run)
 			if err != nil {
+				f.Abort()
+				var ce *CellError
+				if ctx.Err() == nil && errors.As(err, &ce) {
+					failed = append(failed, ce)
+					continue
+				}
 				return fmt.Errorf("cell %s: %w", c.Name(), err)
 			}
 			res.Run = run
@@ -113,6 +142,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if err := results.WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
 				return err
 			}
+			if err := f.Commit(); err != nil { // reliability: the line and its side files, atomically
+				return err
+			}
 			if r.JSON != nil {
 				if err := json.NewEncoder(r.JSON).Encode(res); err != nil {
 					return err
@@ -123,7 +155,13 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			}
 		}
 	}
-	return r.writeNoiseSummary(f) // noise: the disturbed-cells: key (noise.go)
+	if err := r.writeNoiseSummary(f); err != nil { // noise: the disturbed-cells: key (noise.go)
+		return err
+	}
+	if len(failed) > 0 {
+		return &FailedCellsError{Cells: failed}
+	}
+	return nil
 }
 
 // BenchFile is where result lines go: Dir/bench.txt, or
@@ -196,7 +234,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	}
 	vegetaOut := ""
 	if c.Load.Traits().Records {
-		vegetaOut = filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")
+		vegetaOut = r.sidePath(filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")) // reliability: staged until its line
 		if err := os.MkdirAll(filepath.Dir(vegetaOut), 0o755); err != nil {
 			return nil, err
 		}
@@ -204,7 +242,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
 	if profileKinds != "" {
-		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String())
+		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String()) // reliability: staged until its line
 	}
 	nw, err := r.beginNoise(srv.PID()) // noise: probes and counters around the load (noise.go)
 	if err != nil {

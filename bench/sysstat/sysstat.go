@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,27 +67,86 @@ func ReadProc(pid string) (Proc, error) {
 	// Fields after the command: state is field 3; utime 14, stime 15.
 	p.UserNanos = atoi(f[14-3]) * tickNanos
 	p.SysNanos = atoi(f[15-3]) * tickNanos
-	io, err := os.ReadFile(filepath.Join("/proc", pid, "io"))
+	iob, err := os.ReadFile(filepath.Join("/proc", pid, "io"))
 	if err != nil {
 		return p, fmt.Errorf("reading process I/O counters: %w", err)
 	}
-	kv := keyValues(io, ':')
-	p.ReadCalls, p.WriteCalls = kv["syscr"], kv["syscw"]
-	p.ReadBytes, p.WriteBytes = kv["rchar"], kv["wchar"]
-	tasks, err := filepath.Glob(filepath.Join("/proc", pid, "task", "*", "status"))
+	p.ReadCalls, p.WriteCalls = value(iob, "syscr"), value(iob, "syscw")
+	p.ReadBytes, p.WriteBytes = value(iob, "rchar"), value(iob, "wchar")
+	// A process's control endpoint reads this in the windows it measures:
+	// the threads' status files are read into one buffer and scanned in
+	// place, so the reading allocates little.
+	dir := filepath.Join("/proc", pid, "task")
+	tasks, err := readDirNames(dir)
 	if err != nil || len(tasks) == 0 {
 		return p, fmt.Errorf("listing the threads of process %s: %v", pid, err)
 	}
+	buf := make([]byte, 8<<10)
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
+		b, err := readInto(buf, dir+"/"+t+"/status")
 		if err != nil {
 			continue // the thread exited between the listing and the read
 		}
-		kv := keyValues(b, ':')
-		p.Voluntary += kv["voluntary_ctxt_switches"]
-		p.Involuntary += kv["nonvoluntary_ctxt_switches"]
+		p.Voluntary += value(b, "voluntary_ctxt_switches")
+		p.Involuntary += value(b, "nonvoluntary_ctxt_switches")
 	}
 	return p, nil
+}
+
+// readDirNames lists the names in dir.
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// readInto reads the file at path into buf (a /proc file fits) and returns
+// the part read.
+func readInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err == io.EOF || m == 0 {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf[:n], nil
+}
+
+// value returns the number after "key:" at the start of a line of b, or 0
+// when no line has it. It does not allocate.
+func value(b []byte, key string) int64 {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) > len(key) && line[len(key)] == ':' && string(line[:len(key)]) == key {
+			var n int64
+			for _, d := range bytes.TrimSpace(line[len(key)+1:]) {
+				if d < '0' || d > '9' {
+					break
+				}
+				n = n*10 + int64(d-'0')
+			}
+			return n
+		}
+	}
+	return 0
 }
 
 // statFields splits /proc/<pid>/stat after the parenthesised command name
@@ -101,26 +161,6 @@ func statFields(b []byte) ([]string, error) {
 		return nil, fmt.Errorf("%d fields, want at least 13 after the command", len(f))
 	}
 	return f, nil
-}
-
-// keyValues parses "key<sep> value" lines into numbers; other lines are skipped.
-func keyValues(b []byte, sep byte) map[string]int64 {
-	out := map[string]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := bytes.Cut(sc.Bytes(), []byte{sep})
-		if !ok {
-			continue
-		}
-		fs := strings.Fields(string(v))
-		if len(fs) == 0 {
-			continue
-		}
-		if n, err := strconv.ParseInt(fs[0], 10, 64); err == nil {
-			out[strings.TrimSpace(string(k))] = n
-		}
-	}
-	return out
 }
 
 func atoi(s string) int64 {

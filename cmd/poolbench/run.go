@@ -41,6 +41,8 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	resume := fs.Bool("resume", false, "finish an interrupted run in -out: skip the cells it finished (same flags required)")
+	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
 	noise := runner.DefaultNoise
 	noiseOn := fs.Bool("noise", true, "probe the cell's CPUs around every window and retake or mark disturbed cells (false: no probes, no retakes, no disturbed verdict)")
 	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
@@ -53,8 +55,15 @@ func runCmd(ctx context.Context, args []string) error {
 		return &exitError{2, fmt.Sprintf("-retakes %d -max-probe-slow %g -max-others-cpu %g: want retakes ≥ 0 and positive percentages, e.g. -retakes 2 -max-probe-slow 15 -max-others-cpu 10",
 			noise.Retakes, noise.MaxProbeSlow, noise.MaxOthers)}
 	}
+	// reliability: every flag checked before anything runs or is written (validate.go).
+	if err := validateRun(spec, s, runChecks{count: *count, allowShared: *allowShared}); err != nil {
+		return err
+	}
 	cells, err := spec.Cells()
 	if err != nil {
+		return asUsage(err) // reliability: a bad matrix value is a usage error
+	}
+	if err := validateCells(cells); err != nil {
 		return err
 	}
 	bin, err := os.Executable()
@@ -62,25 +71,19 @@ func runCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("finding the poolbench binary to start servers and loads: %w", err)
 	}
 	sha := gitSHA()
-	if *out == "" {
-		*out = filepath.Join("results", time.Now().UTC().Format("20060102-150405")+"-"+sha)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	// reliability: the run folder and the CPUs are locked, and a folder
+	// holding a run refuses unless -resume (rundir.go).
+	rd, err := openRunDir(*out, sha, runSettings(fs), s, *profile, *resume)
+	if err != nil {
 		return err
 	}
+	defer rd.release()
+	*out = rd.dir
 	noise.Off = !*noiseOn
-	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Noise: noise}
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Finished: rd.finished, Noise: noise}
 	benchTxt := r.BenchFile()
-	if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Stat(benchTxt); os.IsNotExist(err) {
-		head := fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
-			sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
-		if err := os.WriteFile(benchTxt, []byte(head), 0o644); err != nil {
-			return err
-		}
-	}
+	r.Preamble = []byte(fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
+		sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339)))
 	if *asJSON {
 		r.JSON = os.Stdout
 	}
@@ -99,7 +102,7 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "poolbench run: %s\n", md)
 	}
-	if len(r.Disturbed()) == 0 {
+	if !noise.Off && len(r.Disturbed()) == 0 {
 		fmt.Fprintln(os.Stderr, "poolbench run: no cell run stayed disturbed (the noise probe and others' CPU stayed within -max-probe-slow and -max-others-cpu)")
 	}
 	if d := r.DisturbedSummary(); d != "" {

@@ -1,6 +1,7 @@
 // Package control is the loopback control endpoint of a server process
 // started by `poolbench serve`: GET /stats reports the process's own CPU
-// time, allocations, heap, RSS and goroutines, and /debug/pprof/ serves its
+// time, allocations, heap, RSS, goroutines, GC CPU, scheduling latency and
+// the kernel's counters (context switches, system calls), and /debug/pprof/ serves its
 // profiles, so every number and profile comes from the server alone.
 package control
 
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,8 +21,11 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/poolbench/poolbench/bench/sysstat"
 )
 
 // Stats is one snapshot of the server process. Counters are cumulative:
@@ -48,6 +53,97 @@ type Stats struct {
 	// GOMAXPROCS and CPUs say how the process was set up and pinned.
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	CPUs       string `json:"cpus"`
+
+	// GCCPUNanos is the runtime's estimate of CPU time spent in the garbage
+	// collector (/cpu/classes/gc/total:cpu-seconds); compare it with
+	// CPUNanos only as a share.
+	GCCPUNanos int64 `json:"gc_cpu_ns"`
+	// GoroutinesCreated counts goroutines started since the process began
+	// (/sched/goroutines-created:goroutines).
+	GoroutinesCreated uint64 `json:"goroutines_created"`
+	// SchedLatency is how long goroutines waited runnable before running
+	// (/sched/latencies:seconds), cumulative: see SchedLatencyQuantile.
+	SchedLatency Histogram `json:"sched_latency"`
+	// Proc is the kernel's view of the process: user and system CPU,
+	// voluntary and involuntary context switches, read and write system
+	// calls and the bytes they moved.
+	Proc sysstat.Proc `json:"proc"`
+}
+
+// Histogram is a cumulative runtime/metrics histogram with its empty
+// buckets left out: Counts[i] samples fell at or below Upper[i] seconds and
+// above the previous bucket's bound.
+type Histogram struct {
+	Upper  []float64 `json:"upper_s,omitempty"`
+	Counts []uint64  `json:"counts,omitempty"`
+}
+
+func histogram(h *metrics.Float64Histogram) Histogram {
+	var out Histogram
+	for i, n := range h.Counts {
+		if n > 0 {
+			out.Upper = append(out.Upper, h.Buckets[i+1])
+			out.Counts = append(out.Counts, n)
+		}
+	}
+	return out
+}
+
+// Total is the number of samples.
+func (h Histogram) Total() uint64 {
+	var t uint64
+	for _, n := range h.Counts {
+		t += n
+	}
+	return t
+}
+
+// Sub returns the samples of h not in the earlier snapshot before.
+func (h Histogram) Sub(before Histogram) Histogram {
+	prev := make(map[float64]uint64, len(before.Upper))
+	for i, u := range before.Upper {
+		prev[u] = before.Counts[i]
+	}
+	var out Histogram
+	for i, u := range h.Upper {
+		if n := h.Counts[i] - min(prev[u], h.Counts[i]); n > 0 {
+			out.Upper = append(out.Upper, u)
+			out.Counts = append(out.Counts, n)
+		}
+	}
+	return out
+}
+
+// Quantile returns the upper bound of the bucket holding quantile q (0 < q ≤ 1)
+// of the samples, or 0 when there are none. An unbounded last bucket
+// reports its lower bound instead.
+func (h Histogram) Quantile(q float64) time.Duration {
+	total := h.Total()
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, n := range h.Counts {
+		seen += n
+		if seen >= rank {
+			u := h.Upper[i]
+			if math.IsInf(u, 1) {
+				if i == 0 {
+					return 0
+				}
+				u = h.Upper[i-1]
+			}
+			return time.Duration(u * 1e9)
+		}
+	}
+	return time.Duration(h.Upper[len(h.Upper)-1] * 1e9)
+}
+
+// SchedLatencyQuantile returns quantile q of the scheduling latencies of
+// the window between snapshots before and after, e.g. 0.5 and 0.99.
+func SchedLatencyQuantile(before, after Stats, q float64) time.Duration {
+	return after.SchedLatency.Sub(before.SchedLatency).Quantile(q)
 }
 
 // Options tune one snapshot.
@@ -63,6 +159,9 @@ var sampleNames = []string{
 	"/gc/heap/allocs:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/sched/goroutines:goroutines",
+	"/cpu/classes/gc/total:cpu-seconds",
+	"/sched/goroutines-created:goroutines",
+	"/sched/latencies:seconds",
 	"/gc/cycles/total:gc-cycles",
 }
 
@@ -81,7 +180,10 @@ func Take(o Options, served func() uint64) (Stats, error) {
 	s.AllocBytes = samples[1].Value.Uint64()
 	s.HeapBytes = samples[2].Value.Uint64()
 	s.Goroutines = int(samples[3].Value.Uint64())
-	s.GCCycles = samples[4].Value.Uint64()
+	s.GCCPUNanos = int64(samples[4].Value.Float64() * 1e9)
+	s.GoroutinesCreated = samples[5].Value.Uint64()
+	s.SchedLatency = histogram(samples[6].Value.Float64Histogram())
+	s.GCCycles = samples[7].Value.Uint64()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return s, fmt.Errorf("getrusage: %w", err)
@@ -92,6 +194,9 @@ func Take(o Options, served func() uint64) (Stats, error) {
 		return s, err
 	}
 	s.RSSBytes, s.PeakRSSBytes, s.CPUs = st.RSSBytes, st.PeakRSSBytes, st.CPUs
+	if s.Proc, err = sysstat.ReadProc("self"); err != nil {
+		return s, err
+	}
 	if served != nil {
 		s.Served = served()
 	}
@@ -201,13 +306,27 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	return c.get(ctx, "http://"+c.Addr+path)
 }
 
+// Timeout bounds every control call; a CPU profile's call gets its
+// seconds on top.
+const Timeout = 10 * time.Second
+
 func (c *Client) get(ctx context.Context, url string) ([]byte, error) {
+	limit := Timeout
+	if i := strings.Index(url, "seconds="); i >= 0 {
+		n, _ := strconv.Atoi(strings.SplitN(url[i+len("seconds="):], "&", 2)[0])
+		limit += time.Duration(max(n, 0)) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("server control endpoint %s did not answer within %v: is the server stalled?", c.Addr, limit)
+		}
 		return nil, fmt.Errorf("server control endpoint: %w", err)
 	}
 	defer resp.Body.Close()

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,5 +63,76 @@ func TestListenLoopbackOnly(t *testing.T) {
 			ln.Close()
 			t.Errorf("Listen(%s) succeeded, want a refusal: the control port stays on loopback", addr)
 		}
+	}
+}
+
+func TestWindowWithRequestsMovesCosts(t *testing.T) {
+	t.Parallel()
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: Handler(nil), ReadHeaderTimeout: time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := &Client{Addr: ln.Addr().String()}
+	before, err := c.Stats(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 requests on fresh connections: each is served by a new goroutine
+	// after accept, read and write system calls, and a wake-up.
+	const n = 100
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for range n {
+		resp, err := hc.Get("http://" + c.Addr + "/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	after, err := c.Stats(context.Background(), Options{GC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := after.Proc.Sub(before.Proc)
+	if got := after.GoroutinesCreated - before.GoroutinesCreated; got < n {
+		t.Errorf("goroutines created in the window = %d, want ≥ %d (one per connection)", got, n)
+	}
+	if d.ReadCalls < n || d.WriteCalls < n || d.ReadBytes <= 0 || d.WriteBytes <= 0 {
+		t.Errorf("system calls in the window %+v: want ≥ %d reads and writes moving bytes", d, n)
+	}
+	if d.Voluntary <= 0 {
+		t.Errorf("voluntary context switches in the window = %d, want > 0", d.Voluntary)
+	}
+	if w := after.SchedLatency.Sub(before.SchedLatency); w.Total() < n {
+		t.Errorf("scheduling latencies in the window = %d, want ≥ %d", w.Total(), n)
+	}
+	if p50, p99 := SchedLatencyQuantile(before, after, 0.5), SchedLatencyQuantile(before, after, 0.99); p50 <= 0 || p99 < p50 {
+		t.Errorf("scheduling latency p50 %v, p99 %v: want 0 < p50 ≤ p99", p50, p99)
+	}
+	if after.GCCPUNanos <= before.GCCPUNanos {
+		t.Errorf("GC CPU %d → %d ns across a forced GC: want growth", before.GCCPUNanos, after.GCCPUNanos)
+	}
+}
+
+func TestHistogramSubQuantile(t *testing.T) {
+	t.Parallel()
+	before := Histogram{Upper: []float64{1e-6, 1e-3}, Counts: []uint64{10, 5}}
+	after := Histogram{Upper: []float64{1e-6, 1e-5, 1e-3, math.Inf(1)}, Counts: []uint64{60, 30, 14, 1}}
+	w := after.Sub(before)
+	if w.Total() != 90 {
+		t.Fatalf("window %+v: total %d, want 90", w, w.Total())
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, time.Microsecond}, {0.6, 10 * time.Microsecond}, {0.95, time.Millisecond}, {1, time.Millisecond}} {
+		if got := w.Quantile(c.q); got != c.want {
+			t.Errorf("Quantile(%v) of %+v = %v, want %v", c.q, w, got, c.want)
+		}
+	}
+	if got := (Histogram{}).Quantile(0.5); got != 0 {
+		t.Errorf("Quantile of an empty histogram = %v, want 0", got)
 	}
 }

@@ -200,6 +200,12 @@ func read(r io.Reader, name string, proj *benchproc.Projection, units benchfmt.U
 
 // Compare reads base and head results and applies the policy.
 func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
+	return compare(base, head, p, false)
+}
+
+// compare applies the policy to every benchmark and unit with a rule,
+// paired (ComparePaired) or not.
+func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
 	bs, hs, units, err := readPaired(base, head)
 	if err != nil {
 		return nil, err
@@ -229,7 +235,14 @@ func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
 				v.Cannot = fmt.Errorf("%s %s: %d base and %d head samples, need %d per side: raise --count", k, u, len(bv), len(hv), p.MinSamples)
 				return v, nil
 			}
-			v.Findings = append(v.Findings, unpairedFinding(k, u, bv, hv, rule, units))
+			f, ok := Finding{}, false
+			if paired {
+				f, ok = pairedFinding(k, u, bv, hv, rule, units)
+			}
+			if !ok {
+				f = unpairedFinding(k, u, bv, hv, rule, units)
+			}
+			v.Findings = append(v.Findings, f)
 		}
 	}
 	return v, nil

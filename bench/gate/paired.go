@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"sort"
 
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchfmt"
@@ -85,43 +84,7 @@ func readPaired(base, head io.Reader) (side, side, benchfmt.UnitMetadataMap, err
 // mean differs from 1; Delta is that mean minus 1. Units with a zero (0 →
 // 1 allocs/op) or unequal counts fall back to Compare's unpaired test.
 func ComparePaired(base, head io.Reader, p *Policy) (*Verdict, error) {
-	bs, hs, units, err := readPaired(base, head)
-	if err != nil {
-		return nil, err
-	}
-	v := checkSides(bs, hs)
-	if v.Cannot != nil {
-		return v, nil
-	}
-	keys := make([]string, 0, len(bs))
-	for k := range bs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ulist := make([]string, 0, len(bs[k]))
-		for u := range bs[k] {
-			ulist = append(ulist, u)
-		}
-		sort.Strings(ulist)
-		for _, u := range ulist {
-			rule := p.rule(u)
-			if rule == nil {
-				continue
-			}
-			bv, hv := bs[k][u], hs[k][u]
-			if len(bv) < p.MinSamples || len(hv) < p.MinSamples {
-				v.Cannot = fmt.Errorf("%s %s: %d base and %d head samples, need %d per side: raise --count", k, u, len(bv), len(hv), p.MinSamples)
-				return v, nil
-			}
-			f, ok := pairedFinding(k, u, bv, hv, rule, units)
-			if !ok {
-				f = unpairedFinding(k, u, bv, hv, rule, units)
-			}
-			v.Findings = append(v.Findings, f)
-		}
-	}
-	return v, nil
+	return compare(base, head, p, true)
 }
 
 // pairedFinding tests per-round ratios; ok is false when they do not apply.

@@ -17,7 +17,6 @@ var (
 	flagRoutes     = flag.String("poolbench.routes", "all", "routes to run: plaintext, app (comma-separated) or all")
 	flagLoads      = flag.String("poolbench.loads", "all", "loads to run: keepalive, shortlived (comma-separated) or all")
 	flagConns      = flag.String("poolbench.conns", "1,16,256", "connection counts to sweep, e.g. 1,16,256")
-	flagPrintCells = flag.Bool("poolbench.print-cells", false, "print the selected cell names, one per line, and exit")
 	flagPlanted    = flag.Duration("poolbench.planted-spin", 0, "spin this long in every app request: a planted slowdown for poolbench calibrate (never on by default)")
 	flagVariants   = flag.String("poolbench.variants", "default", "app variants: default (all on, each switch off alone, all off), all (8), or a list such as 'pool=on/conv=off/reuse=on;all-off'")
 )
@@ -40,12 +39,6 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poolbench:", err)
 		os.Exit(2)
-	}
-	if *flagPrintCells {
-		for _, c := range matrix.Cells() {
-			fmt.Println(c.Name())
-		}
-		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

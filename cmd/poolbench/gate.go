@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/gate"
 )
 
@@ -35,6 +34,12 @@ delta and p); 2: could not compare (bad flag or policy, unknown rev, build
 failure, too few samples, different benchmarks); 130/143: interrupted.
 Leftovers of a gate that was killed are removed by the next one.
 
+The gated cells are BenchmarkServer's, chosen by -transports, -models,
+-routes, -loads, -conns and -variants (the same values as poolbench bench);
+by default 4: inmem transport, keep-alive, 16 connections, both models,
+the app route with all switches on and the plaintext route. The gate
+prints them before building.
+
 flags:`)
 		fs.PrintDefaults()
 	}
@@ -50,7 +55,7 @@ flags:`)
 	fs.StringVar(&o.Out, "out", "", "folder for base.txt, head.txt, benchstat.txt, gate.md (default results/gate-<time>)")
 	fs.BoolVar(&o.Paired, "paired", false, "run base and head at the same time, one per CPU, swapping CPUs every round, and test per-round ratios (see poolbench calibrate)")
 	fs.BoolVar(&o.RequireClean, "require-clean", false, "fail (exit 2) if the working tree has uncommitted changes")
-	o.Matrix = bench.Spec{Transports: "inmem", Models: "all", Routes: "app,plaintext", Loads: "keepalive", Conns: "16", Variants: "all-on"}
+	o.Matrix = gate.DefaultMatrix
 	fs.StringVar(&o.Matrix.Transports, "transports", o.Matrix.Transports, "cells to gate: transports")
 	fs.StringVar(&o.Matrix.Models, "models", o.Matrix.Models, "cells to gate: models")
 	fs.StringVar(&o.Matrix.Routes, "routes", o.Matrix.Routes, "cells to gate: routes")

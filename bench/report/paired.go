@@ -43,7 +43,16 @@ func (p paired) String() string {
 	if len(p.Pairs) == 0 || math.IsNaN(p.S.Center) {
 		return "—"
 	}
+	if p.wide() {
+		return fmt.Sprintf("%.2f× (interval wider than 100× at %d rounds)", p.S.Center, len(p.Pairs))
+	}
 	return compare.RatioString(p.S, p.Pairs)
+}
+
+// wide reports an interval too wide to print usefully: a factor of more
+// than 100 between its ends (two rounds of a noisy cell).
+func (p paired) wide() bool {
+	return !math.IsInf(p.S.Hi, 0) && p.S.Lo > 0 && p.S.Hi/p.S.Lo > 100 || p.S.Lo <= 0 && !math.IsInf(p.S.Lo, 0)
 }
 
 // vs says where the ratio stands against threshold: +1 its interval lies
@@ -76,4 +85,20 @@ func bounded(s benchmath.Summary) (lo, hi float64) {
 // connList joins connection counts for a sentence.
 func connList(cs []string) string {
 	return fmt.Sprintf("%s connection(s)", strings.Join(cs, ", "))
+}
+
+// pct is the ratio as a change with its interval, e.g. "+3.1% [+1.0%,
+// +5.2%]"; "(± ∞)" with too few rounds for an interval, "—" without pairs.
+func (p paired) pct() string {
+	if len(p.Pairs) == 0 || math.IsNaN(p.S.Center) {
+		return "—"
+	}
+	c := fmt.Sprintf("%+.1f%%", 100*(p.S.Center-1))
+	if math.IsInf(p.S.Lo, 0) || math.IsInf(p.S.Hi, 0) {
+		return c + " (± ∞)"
+	}
+	if p.wide() {
+		return fmt.Sprintf("%s (interval wider than 100× at %d rounds)", c, len(p.Pairs))
+	}
+	return fmt.Sprintf("%s [%+.1f%%, %+.1f%%]", c, 100*(p.S.Lo-1), 100*(p.S.Hi-1))
 }

@@ -55,7 +55,8 @@ type Noise struct {
 	// right before or after the window (the worse of the two), in percent.
 	ProbeSlowPct float64 `json:"probe_slow_pct"`
 	// OthersPct is the CPU time processes other than the server and the
-	// load used on the cell's CPUs, as a percentage of those CPUs' time;
+	// load used on the cell's CPUs (user and system time; interrupt time
+	// left out), as a percentage of those CPUs' time;
 	// the worse of the server's and the load's CPU groups when pinned.
 	OthersPct float64 `json:"others_cpu_pct"`
 	// StealPct is the hypervisor's steal time on the cell's CPUs, in percent.
@@ -252,7 +253,9 @@ func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Nois
 		var busy int64
 		for _, c := range g {
 			d := cpus[c].Sub(w.cpus[c])
-			busy += d.Busy
+			// Interrupt work (loopback TCP's softirqs) is the cell's own
+			// traffic more than anyone else's, and no process is charged it.
+			busy += d.Busy - d.IRQ
 			steal += d.Steal
 		}
 		capacity := int64(wall) * int64(len(g))

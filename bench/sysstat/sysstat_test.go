@@ -57,7 +57,7 @@ func TestParseCPUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CPU{Busy: (10 + 1 + 5 + 3 + 4) * tickNanos, Idle: (100 + 2) * tickNanos, Steal: 6 * tickNanos}
+	want := CPU{Busy: (10 + 1 + 5 + 3 + 4) * tickNanos, Idle: (100 + 2) * tickNanos, Steal: 6 * tickNanos, IRQ: (3 + 4) * tickNanos}
 	if got[0] != want {
 		t.Errorf("cpu0 = %+v, want %+v", got[0], want)
 	}

@@ -242,10 +242,16 @@ func ratios(a, b *Run, o Options, thr *benchmath.Thresholds) []Ratio {
 	return out
 }
 
-// pairRatios divides the i-th sample of num by the i-th sample of den
-// within each file; pairs with a zero or missing denominator are left out.
+// pairRatios is PairRatios of two cells' samples of unit.
 func pairRatios(num, den *cell, unit string) []float64 {
-	nv, dv := num.values[unit], den.values[unit]
+	return PairRatios(num.values[unit], den.values[unit])
+}
+
+// PairRatios divides the i-th sample of num by the i-th sample of den
+// within each file (nv[f], dv[f] are file f's samples in file order: the
+// runs interleave, so the i-th of each shares the machine's state); pairs
+// with a zero or missing denominator are left out.
+func PairRatios(nv, dv [][]float64) []float64 {
 	if nv == nil || dv == nil {
 		return nil
 	}
@@ -273,6 +279,32 @@ func (c *Comparison) Count() map[string]int {
 	}
 	return m
 }
+
+// PairedSummary summarises per-pair ratios: the geometric mean with a
+// Student-t interval at confidence computed on the logarithms (ratios are
+// multiplicative, so their logs are the natural scale). Unlike a
+// distribution-free interval it exists from 2 pairs on; with fewer, Lo
+// and Hi are infinite.
+func PairedSummary(pairs []float64, confidence float64) benchmath.Summary {
+	var logs []float64
+	for _, p := range pairs {
+		if p > 0 && !math.IsInf(p, 0) {
+			logs = append(logs, math.Log(p))
+		}
+	}
+	if len(logs) == 0 {
+		return benchmath.Summary{Center: math.NaN(), Lo: math.Inf(-1), Hi: math.Inf(1), Confidence: confidence}
+	}
+	ls := benchmath.AssumeNormal.Summary(benchmath.NewSample(logs, &benchmath.DefaultThresholds), confidence)
+	out := benchmath.Summary{Center: math.Exp(ls.Center), Lo: math.Inf(-1), Hi: math.Inf(1), Confidence: confidence}
+	if len(logs) >= 2 && !math.IsNaN(ls.Lo) && !math.IsNaN(ls.Hi) {
+		out.Lo, out.Hi = math.Exp(ls.Lo), math.Exp(ls.Hi)
+	}
+	return out
+}
+
+// RatioString is ratioString, for other packages' tables.
+func RatioString(s benchmath.Summary, pairs []float64) string { return ratioString(s, pairs) }
 
 // ratioString is a ratio's median with its interval, e.g. "1.58× [1.52,
 // 1.63]"; with too few pairs for an interval, the pairs' range instead.

@@ -200,39 +200,18 @@ func read(r io.Reader, name string, proj *benchproc.Projection, units benchfmt.U
 
 // Compare reads base and head results and applies the policy.
 func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
-	var pp benchproc.ProjectionParser
-	proj, err := pp.Parse(".fullname", nil)
+	return compare(base, head, p, false)
+}
+
+// compare applies the policy to every benchmark and unit with a rule,
+// paired (ComparePaired) or not.
+func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
+	bs, hs, units, err := readPaired(base, head)
 	if err != nil {
 		return nil, err
 	}
-	units := benchfmt.UnitMetadataMap{}
-	bs, err := read(base, "base.txt", proj, units)
-	if err != nil {
-		return nil, err
-	}
-	hs, err := read(head, "head.txt", proj, units)
-	if err != nil {
-		return nil, err
-	}
-	v := &Verdict{}
-	if len(bs) == 0 || len(hs) == 0 {
-		v.Cannot = fmt.Errorf("no benchmark results on the %s side", map[bool]string{true: "base", false: "head"}[len(bs) == 0])
-		return v, nil
-	}
-	var missing []string
-	for k := range bs {
-		if hs[k] == nil {
-			missing = append(missing, "only in base: "+k)
-		}
-	}
-	for k := range hs {
-		if bs[k] == nil {
-			missing = append(missing, "only in head: "+k)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		v.Cannot = fmt.Errorf("the benchmark sets differ (%s): compare revisions that run the same cells", strings.Join(missing, "; "))
+	v := checkSides(bs, hs)
+	if v.Cannot != nil {
 		return v, nil
 	}
 	keys := make([]string, 0, len(bs))
@@ -240,7 +219,6 @@ func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	thr := benchmath.DefaultThresholds
 	for _, k := range keys {
 		ulist := make([]string, 0, len(bs[k]))
 		for u := range bs[k] {
@@ -257,32 +235,61 @@ func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
 				v.Cannot = fmt.Errorf("%s %s: %d base and %d head samples, need %d per side: raise --count", k, u, len(bv), len(hv), p.MinSamples)
 				return v, nil
 			}
-			t := thr
-			t.CompareAlpha = rule.Alpha
-			a := units.GetAssumption(u)
-			sb, sh := benchmath.NewSample(bv, &t), benchmath.NewSample(hv, &t)
-			f := Finding{Benchmark: k, Unit: u, Base: a.Summary(sb, 0.95).Center, Head: a.Summary(sh, 0.95).Center, N: [2]int{len(bv), len(hv)}}
-			f.P = a.Compare(sb, sh).P
-			switch {
-			case f.Base == f.Head:
-			case f.Base == 0:
-				f.Delta = math.Inf(int(math.Copysign(1, f.Head)))
-			default:
-				f.Delta = (f.Head - f.Base) / math.Abs(f.Base)
+			f, ok := Finding{}, false
+			if paired {
+				f, ok = pairedFinding(k, u, bv, hv, rule, units)
 			}
-			better := units.GetBetter(u)
-			worse := f.Delta * float64(-better) // > 0 when head is worse
-			if better == 0 {
-				worse = 0 // direction unknown: never gate
-			}
-			significant := f.P < rule.Alpha && math.Abs(f.Head-f.Base) >= rule.MinDelta
-			if rule.AnyWorse {
-				f.Regression = significant && worse > 0
-			} else {
-				f.Regression = significant && worse > rule.Threshold
+			if !ok {
+				f = unpairedFinding(k, u, bv, hv, rule, units)
 			}
 			v.Findings = append(v.Findings, f)
 		}
 	}
 	return v, nil
+}
+
+// checkSides is an empty verdict, or one that cannot decide because a side
+// has no results or the sides ran different benchmarks.
+func checkSides(bs, hs side) *Verdict {
+	v := &Verdict{}
+	if len(bs) == 0 || len(hs) == 0 {
+		v.Cannot = fmt.Errorf("no benchmark results on the %s side", map[bool]string{true: "base", false: "head"}[len(bs) == 0])
+		return v
+	}
+	var missing []string
+	for k := range bs {
+		if hs[k] == nil {
+			missing = append(missing, "only in base: "+k)
+		}
+	}
+	for k := range hs {
+		if bs[k] == nil {
+			missing = append(missing, "only in head: "+k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		v.Cannot = fmt.Errorf("the benchmark sets differ (%s): compare revisions that run the same cells", strings.Join(missing, "; "))
+	}
+	return v
+}
+
+// unpairedFinding compares two samples with the unit's assumption
+// (benchstat's: medians and a Mann-Whitney U test for most units).
+func unpairedFinding(k, u string, bv, hv []float64, rule *Rule, units benchfmt.UnitMetadataMap) Finding {
+	t := benchmath.DefaultThresholds
+	t.CompareAlpha = rule.Alpha
+	a := units.GetAssumption(u)
+	sb, sh := benchmath.NewSample(bv, &t), benchmath.NewSample(hv, &t)
+	f := Finding{Benchmark: k, Unit: u, Base: a.Summary(sb, 0.95).Center, Head: a.Summary(sh, 0.95).Center, N: [2]int{len(bv), len(hv)}}
+	f.P = a.Compare(sb, sh).P
+	switch {
+	case f.Base == f.Head:
+	case f.Base == 0:
+		f.Delta = math.Inf(int(math.Copysign(1, f.Head)))
+	default:
+		f.Delta = (f.Head - f.Base) / math.Abs(f.Base)
+	}
+	f.Regression = regression(f, rule, units.GetBetter(u))
+	return f
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/poolbench/poolbench/bench"
 )
 
@@ -40,6 +42,13 @@ type Options struct {
 	Matrix bench.Spec
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// Paired runs base and head at the same time, one per CPU (PairedCPUs),
+	// swapping CPUs every round, and tests per-round head/base ratios
+	// (ComparePaired) instead of two independent samples.
+	Paired bool
+	// HeadArgs are extra arguments of head's benchmark binary only, e.g.
+	// -poolbench.planted-spin=100ns for poolbench calibrate.
+	HeadArgs []string
 }
 
 // UsageError is a bad option, found before anything runs (exit 2).
@@ -75,6 +84,12 @@ func (o *Options) Validate() error {
 	if o.BaseMod != "" {
 		if m, v, ok := strings.Cut(o.BaseMod, "@"); !ok || m == "" || v == "" {
 			return usage("-base-mod %q: want module@version, e.g. github.com/valyala/fasthttp@v1.73.0", o.BaseMod)
+		}
+	}
+	if o.Paired {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &set); err != nil || !set.IsSet(PairedCPUs[0]) || !set.IsSet(PairedCPUs[1]) {
+			return usage("-paired runs base and head on cpus %d and %d at once, but this process may not use both: drop -paired", PairedCPUs[0], PairedCPUs[1])
 		}
 	}
 	if o.BaseGo != "" && !strings.HasPrefix(o.BaseGo, "go1.") {
@@ -133,6 +148,7 @@ type build struct {
 	bin   string // built test binary
 	out   *os.File
 	lines int
+	args  []string // extra benchmark-binary arguments of this side
 }
 
 // Run builds both sides, samples them interleaved (base head head base …)
@@ -184,7 +200,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 	}()
 
-	hs := &build{name: "head", desc: "the working tree", dir: root}
+	hs := &build{name: "head", desc: "the working tree", dir: root, args: o.HeadArgs}
 	if o.Head != "" {
 		if hs.dir, err = w.checkout(ctx, "head", o.Head); err != nil {
 			return nil, err
@@ -245,6 +261,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		args = append(args, "-poolbench."+kv[0]+"="+kv[1])
 	}
 	for i := range o.Count {
+		if o.Paired {
+			fmt.Fprintf(log, "poolbench gate: round %d/%d (base and head at once)\n", i+1, o.Count)
+			if err := w.samplePair(ctx, bs, hs, args, i); err != nil {
+				return nil, interrupted(ctx, err)
+			}
+			continue
+		}
 		order := []*build{bs, hs}
 		if i%2 == 1 {
 			order = []*build{hs, bs}
@@ -278,7 +301,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer hf.Close()
-	v, err := Compare(bf, hf, o.Policy)
+	compare := Compare
+	if o.Paired {
+		compare = ComparePaired
+	}
+	v, err := compare(bf, hf, o.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +345,7 @@ func appendFile(path, s string) error {
 
 // sample runs the side's benchmark binary once and appends its results.
 func (w *work) sample(ctx context.Context, s *build, args []string) error {
-	cmd := w.command(ctx, s.dir, nil, s.bin, args...)
+	cmd := w.command(ctx, s.dir, nil, s.bin, append(append([]string{}, args...), s.args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()

@@ -27,6 +27,20 @@ type Chart struct {
 type Series struct {
 	Name string
 	X, Y []float64
+	// Lo and Hi, when as long as Y, are each point's interval, drawn as
+	// error bars (lineChart).
+	Lo, Hi []float64
+}
+
+// add appends a point with its interval.
+func (s *Series) add(x, y, lo, hi float64) {
+	s.X, s.Y, s.Lo, s.Hi = append(s.X, x), append(s.Y, y), append(s.Lo, lo), append(s.Hi, hi)
+}
+
+// errorPoints are points with their intervals, for plotter.NewYErrorBars.
+type errorPoints struct {
+	plotter.XYs
+	plotter.YErrors
 }
 
 var palette = []color.Color{
@@ -83,8 +97,23 @@ func lineChart(id, title, x, y string, logX bool, series []Series) (*Chart, erro
 		p.Add(l, pts)
 		p.Legend.Add(s.Name, l, pts)
 		n += len(xys)
+		if len(s.Lo) == len(s.Y) && len(s.Hi) == len(s.Y) && len(s.Y) > 0 {
+			errs := make(plotter.YErrors, len(s.Y))
+			for j := range s.Y {
+				errs[j].Low, errs[j].High = max(s.Y[j]-s.Lo[j], 0), max(s.Hi[j]-s.Y[j], 0)
+			}
+			eb, err := plotter.NewYErrorBars(errorPoints{xys, errs})
+			if err != nil {
+				return nil, fmt.Errorf("chart %s: %w", id, err)
+			}
+			eb.Color = c
+			p.Add(eb)
+		}
 	}
 	p.Y.Min = 0 // after Add, which widens the range to the data
+	if logX && p.X.Min == p.X.Max && p.X.Min > 0 {
+		p.X.Min, p.X.Max = p.X.Min/2, p.X.Max*2 // one x value: a log axis needs a range
+	}
 	return render(p, id, title, n)
 }
 

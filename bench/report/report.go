@@ -38,6 +38,7 @@ type Table struct {
 // sections are the report's parts in order, one file each, each over one
 // kind of cell of the run.
 var sections = []func(*builder){
+	noise,          // noise.go
 	throughput,     // throughput.go
 	bursty,         // bursty.go
 	allocs,         // allocs.go

@@ -93,3 +93,56 @@ func TestPartialRun(t *testing.T) {
 		t.Errorf("Read(empty folder) = %v, want an error naming bench.txt", err)
 	}
 }
+
+// TestChartErrorBars: a series with intervals draws more than the same
+// series without them.
+func TestChartErrorBars(t *testing.T) {
+	t.Parallel()
+	plain := Series{Name: "a", X: []float64{1, 16}, Y: []float64{1.0, 1.6}}
+	bars := plain
+	bars.Lo, bars.Hi = []float64{0.7, 1.5}, []float64{1.4, 1.7}
+	p, err := lineChart("p", "p", "x", "y", true, []Series{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := lineChart("e", "e", "x", "y", true, []Series{bars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bars are drawn in the series' colour: count what is stroked in it.
+	const blue = "stroke:#1F77B4"
+	if np, ne := strings.Count(string(p.SVG), blue), strings.Count(string(e.SVG), blue); ne < np+2 {
+		t.Errorf("%d strokes in the series colour with error bars, %d without: want at least one more per point", ne, np)
+	}
+	if _, err := lineChart("one", "one", "x", "y", true, []Series{{Name: "a", X: []float64{1}, Y: []float64{2}}}); err != nil {
+		t.Errorf("one point on a log axis: %v", err)
+	}
+}
+
+// TestPairedVerdicts: a ratio is placed against a threshold only when its
+// interval excludes it.
+func TestPairedVerdicts(t *testing.T) {
+	t.Parallel()
+	cell := func(v ...float64) *Cell { return &Cell{Values: map[string][]float64{"req/s": v}} }
+	base := cell(100, 110, 90, 105, 95)
+	for _, tt := range []struct {
+		name string
+		num  *Cell
+		want int
+	}{
+		{"+3% in every round", cell(103, 113.3, 92.7, 108.15, 97.85), 1},
+		{"-3% in every round", cell(97, 106.7, 87.3, 101.85, 92.15), -1},
+		{"±20% round to round", cell(120, 90, 108, 84, 114), 0},
+		{"one round", cell(103), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := base
+			if len(tt.num.Values["req/s"]) == 1 {
+				b = cell(100)
+			}
+			if got := pairedRatio(tt.num, b, "req/s").vs(1); got != tt.want {
+				t.Errorf("vs(1) = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -39,10 +39,20 @@ func techniquesProc(b *builder) {
 				c := findVariant(cc, m, v)
 				rps, cpu, al := median(c, "req/s"), median(c, "cpu-ns/op"), median(c, "allocs/op")
 				brps, bcpu, bal := median(base, "req/s"), median(base, "cpu-ns/op"), median(base, "allocs/op")
-				t.Rows = append(t.Rows, []string{m, variantLabel(v), fmtRate(rps), fmtPct(rps, brps), fmtNs(cpu), fmtPct(cpu, bcpu), fmtNum(al), fmtDiff(al, bal)})
+				// Δ of a variant: round by round against all on, with its 95% interval (paired.go).
+				drps, dcpu := fmtPct(rps, brps), fmtPct(cpu, bcpu)
+				prps := pairedRatio(c, base, "req/s")
+				if v != app.AllOn {
+					drps, dcpu = prps.pct(), pairedRatio(c, base, "cpu-ns/op").pct()
+				}
+				t.Rows = append(t.Rows, []string{m, variantLabel(v), fmtRate(rps), drps, fmtNs(cpu), dcpu, fmtNum(al), fmtDiff(al, bal)})
 				series[i].Y = append(series[i].Y, nz(rps))
 				if v != app.AllOn && c != nil {
-					deltas = append(deltas, fmt.Sprintf("%s %s req/s (%s allocs/req)", variantLabel(v), fmtPct(rps, brps), fmtDiff(al, bal)))
+					unresolved := ""
+					if prps.vs(1) == 0 {
+						unresolved = ", not resolved"
+					}
+					deltas = append(deltas, fmt.Sprintf("%s %s req/s%s (%s allocs/req)", variantLabel(v), prps.pct(), unresolved, fmtDiff(al, bal)))
 				}
 			}
 			if base != nil && len(deltas) > 0 {

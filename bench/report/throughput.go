@@ -40,35 +40,43 @@ func throughput(b *builder) {
 		models, conns := b.models(lc), values(lc, "conns")
 		others, _ := b.others(models)
 		base := b.baseline
-		t := Table{Caption: load, Header: []string{"conns"}}
+		t := Table{Caption: load + "; ratios are req/s per round, paired, with their 95% interval", Header: []string{"conns"}}
 		for _, m := range models {
 			t.Header = append(t.Header, m+" req/s", m+" p99", m+" server CPU/req")
 		}
 		for _, m := range others {
 			t.Header = append(t.Header, m+"/"+base)
 		}
-		series := seriesFor(models)
+		series, ratios := seriesFor(models), seriesFor(others)
 		for _, cn := range conns {
 			row := []string{cn}
-			rps := map[string]float64{}
+			x, xErr := strconv.ParseFloat(cn, 64)
 			for i, m := range models {
 				c := find(lc, "model", m, "conns", cn)
 				v := median(c, "req/s")
-				rps[m] = v
 				row = append(row, fmtRate(v), fmtNs(median(c, "p99-ns")), fmtNs(median(c, "cpu-ns/op")))
-				if x, err := strconv.ParseFloat(cn, 64); err == nil && !math.IsNaN(v) {
-					series[i].X = append(series[i].X, x)
-					series[i].Y = append(series[i].Y, v)
+				if xErr == nil && !math.IsNaN(v) {
+					lo, hi := bounded(spread(c, "req/s"))
+					series[i].add(x, v, lo, hi)
 				}
 			}
-			for _, m := range others {
-				row = append(row, fmtRatio(rps[m]/rps[base]))
+			for i, m := range others {
+				pr := pairedRatio(find(lc, "model", m, "conns", cn), find(lc, "model", base, "conns", cn), "req/s")
+				row = append(row, pr.String())
+				if xErr == nil && len(pr.Pairs) > 0 {
+					lo, hi := bounded(pr.S)
+					ratios[i].add(x, pr.S.Center, lo, hi)
+				}
 			}
 			t.Rows = append(t.Rows, row)
 		}
 		s.Tables = append(s.Tables, t)
-		c, err := lineChart("throughput-"+load, "req/s by connections, "+load, "connections", "req/s", true, series)
+		c, err := lineChart("throughput-"+load, "req/s by connections, "+load+" (error bars: 95% interval)", "connections", "req/s", true, series)
 		b.chart(s, c, err)
+		if len(others) > 0 {
+			c, err := lineChart("ratio-"+load, "req/s ratio to "+base+" by connections, "+load+" (paired by round, 95% interval)", "connections", "ratio", true, ratios)
+			b.chart(s, c, err)
+		}
 		if layer != "Proc" {
 			continue
 		}
@@ -94,50 +102,89 @@ func selectKey(cells []*Cell, key, v string) []*Cell {
 	return out
 }
 
-// ratio is base's median of unit over m's at conns.
-// ratio is num's median of unit over den's at conns connections.
-func ratio(lc []*Cell, num, den, conns, unit string) float64 {
-	return median(find(lc, "model", num, "conns", conns), unit) / median(find(lc, "model", den, "conns", conns), unit)
+// pairedAt is num/den of unit at conns connections, round by round.
+func pairedAt(lc []*Cell, num, den, conns, unit string) paired {
+	return pairedRatio(find(lc, "model", num, "conns", conns), find(lc, "model", den, "conns", conns), unit)
 }
 
+// saysKeepalive claims a difference only where its interval excludes 1.0×,
+// and places the ratio against 1.2× only where its interval excludes 1.2×.
 func (b *builder) saysKeepalive(num, den string, conns []string, lc []*Cell) {
-	best, bestAt := 0.0, ""
-	var under []string
+	best, bestAt := paired{}, ""
+	var under, over, open, unresolved []string
+	measured := 0
 	for _, cn := range conns {
-		r := ratio(lc, num, den, cn, "req/s")
-		if math.IsNaN(r) {
+		r := pairedAt(lc, num, den, cn, "req/s")
+		if len(r.Pairs) == 0 {
 			continue
 		}
-		if r > best {
+		measured++
+		if r.vs(1) == 0 {
+			unresolved = append(unresolved, cn)
+		} else if bestAt == "" || r.S.Center > best.S.Center {
 			best, bestAt = r, cn
 		}
-		if r < 1.2 {
+		switch r.vs(1.2) {
+		case -1:
 			under = append(under, cn)
+		case 1:
+			over = append(over, cn)
+		default:
+			open = append(open, cn)
 		}
 	}
-	if bestAt == "" {
+	if measured == 0 {
 		return
 	}
-	f := find(lc, "model", num, "conns", bestAt)
-	n := find(lc, "model", den, "conns", bestAt)
-	b.say("Keep-alive: the %s/%s throughput ratio is largest at %s connections: %s (%s vs %s req/s), with %s vs %s of server CPU per request.",
-		num, den, bestAt, fmtRatio(best), fmtRate(median(f, "req/s")), fmtRate(median(n, "req/s")), fmtNs(median(f, "cpu-ns/op")), fmtNs(median(n, "cpu-ns/op")))
-	if len(under) > 0 {
-		b.say("Keep-alive: the %s/%s ratio is below 1.2× at %s connection(s).", num, den, strings.Join(under, ", "))
-	} else {
+	if bestAt != "" {
+		f := find(lc, "model", num, "conns", bestAt)
+		n := find(lc, "model", den, "conns", bestAt)
+		b.say("Keep-alive: the %s/%s throughput ratio is largest at %s connections: %s (%s vs %s req/s), with %s vs %s of server CPU per request.",
+			num, den, bestAt, best, fmtRate(median(f, "req/s")), fmtRate(median(n, "req/s")), fmtNs(median(f, "cpu-ns/op")), fmtNs(median(n, "cpu-ns/op")))
+	}
+	if len(unresolved) > 0 {
+		b.say("Keep-alive: the %s/%s throughput ratio is not resolved at %s: its 95%% interval includes 1.0× (more rounds, or a quieter machine, would tell).", num, den, connList(unresolved))
+	}
+	switch {
+	case len(over) == measured:
 		b.say("Keep-alive: the %s/%s ratio stays at or above 1.2× at every connection count measured.", num, den)
+	default:
+		if len(under) > 0 {
+			b.say("Keep-alive: the %s/%s ratio is below 1.2× at %s.", num, den, connList(under))
+		}
+		if len(open) > 0 {
+			b.say("Keep-alive: whether the %s/%s ratio reaches 1.2× is not resolved at %s.", num, den, connList(open))
+		}
 	}
 }
 
+// saysShortlived gives the range of the ratios and where they differ from
+// 1.0× with confidence.
 func (b *builder) saysShortlived(num, den string, conns []string, lc []*Cell) {
 	lo, hi := math.Inf(1), math.Inf(-1)
+	var resolved, unresolved []string
 	for _, cn := range conns {
-		if r := ratio(lc, num, den, cn, "req/s"); !math.IsNaN(r) {
-			lo, hi = math.Min(lo, r), math.Max(hi, r)
+		r := pairedAt(lc, num, den, cn, "req/s")
+		if len(r.Pairs) == 0 {
+			continue
+		}
+		lo, hi = math.Min(lo, r.S.Center), math.Max(hi, r.S.Center)
+		if r.vs(1) == 0 {
+			unresolved = append(unresolved, cn)
+		} else {
+			resolved = append(resolved, cn+" ("+r.String()+")")
 		}
 	}
-	if !math.IsInf(lo, 0) {
-		b.say("Short-lived connections (one request each, closed by the client): the %s/%s req/s ratio is between %s and %s.",
-			num, den, fmtRatio(lo), fmtRatio(hi))
+	if math.IsInf(lo, 0) {
+		return
 	}
+	verdict := "not resolved from 1.0× at any connection count (every 95% interval includes it)"
+	if len(resolved) > 0 {
+		verdict = "different from 1.0× at " + strings.Join(resolved, ", ")
+		if len(unresolved) > 0 {
+			verdict += "; not resolved at " + connList(unresolved)
+		}
+	}
+	b.say("Short-lived connections (one request each, closed by the client): the %s/%s req/s ratio is between %s and %s, %s.",
+		num, den, fmtRatio(lo), fmtRatio(hi), verdict)
 }

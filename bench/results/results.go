@@ -42,6 +42,13 @@ var Units = []Unit{
 	{"rss-bytes/conn", false},
 	{"heap-bytes/conn", false},
 	{"goroutines/conn", false},
+	// What else ran in the cell's window (bench/runner noise.go).
+	{"probe-slow-pct", false},
+	{"others-cpu-pct", false},
+	{"steal-pct", false},
+	{"server-invol-csw", false},
+	{"load-invol-csw", false},
+	{"gc-cycles", false},
 }
 
 // WriteUnits writes one `Unit <name> better=higher|lower` line per unit.

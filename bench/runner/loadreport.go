@@ -7,6 +7,7 @@ package runner
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/poolbench/poolbench/bench/results"
@@ -43,6 +44,8 @@ type LoadReport struct {
 	// (closed loop), the yardstick of the window's rate floor.
 	WarmupOK int64 `json:"warmup_ok,omitempty"`
 	WarmupNs int64 `json:"warmup_ns,omitempty"`
+	// loadUsage is the exited load process's rusage, set by the runner.
+	loadUsage *syscall.Rusage
 }
 
 // Elapsed is the measured window.

@@ -44,6 +44,10 @@ type Runner struct {
 	Warn io.Writer
 	// OnServer and OnLoad, if set, see each child's pid as it starts.
 	OnServer, OnLoad func(pid int)
+	// Noise says when a cell's window counts as disturbed and how often it
+	// is retaken (noise.go); the zero value measures and retakes nothing.
+	Noise NoisePolicy
+	noise noiseState
 	// Preamble is written at the top of a bench.txt that does not exist yet,
 	// with the first result (file-level keys such as commit and go-version).
 	Preamble []byte
@@ -67,6 +71,8 @@ type CellResult struct {
 	Report  *LoadReport      `json:"report"`
 	Iters   int64            `json:"iterations"`
 	Metrics []results.Metric `json:"metrics"`
+	// Noise is what else ran in the window (noise.go); nil with Noise.Off.
+	Noise *Noise `json:"noise,omitempty"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -111,7 +117,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if r.Finished[c.Name()] >= run { // reliability: -resume skips finished cells
 				continue
 			}
-			res, err := r.runCellBounded(ctx, c) // reliability: watchdog, rate floor, one re-run (watchdog.go)
+			// noise: runCellBounded (reliability: watchdog, rate floor, one
+			// re-run), retaken while its window is disturbed (noise.go).
+			res, err := r.runSteady(ctx, c, run)
 			if err != nil {
 				f.Abort()
 				var ce *CellError
@@ -146,6 +154,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 				bar.Add(1) //nolint:errcheck
 			}
 		}
+	}
+	if err := r.writeNoiseSummary(f); err != nil { // noise: the disturbed-cells: key (noise.go)
+		return err
 	}
 	if len(failed) > 0 {
 		return &FailedCellsError{Cells: failed}
@@ -184,6 +195,9 @@ func (r *Runner) writeHeader(w io.Writer, first *CellResult) error {
 		layer, pinning, first.Ready.CPUs, first.Report.LoadCPUs, first.Ready.GOMAXPROCS, first.Report.LoadGOMAXPROCS,
 		s.Duration, s.Warmup, s.MaxIdleWorkerDuration)
 	if err != nil {
+		return err
+	}
+	if err := r.writeNoiseKeys(w); err != nil { // noise: probe baseline and policy (noise.go)
 		return err
 	}
 	if err := results.WriteUnits(w); err != nil {
@@ -230,7 +244,15 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if profileKinds != "" {
 		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String()) // reliability: staged until its line
 	}
+	nw, err := r.beginNoise(srv.PID()) // noise: probes and counters around the load (noise.go)
+	if err != nil {
+		return nil, err
+	}
 	rep, err := runLoad(ctx, r.Binary, args, loadEnv, srv, r.OnLoad)
+	if err != nil {
+		return nil, err
+	}
+	noise, err := r.endNoise(nw, srv.PID(), rep) // noise
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +268,10 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if err != nil {
 		return nil, err
 	}
-	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms}, nil
+	if noise != nil { // noise: its figures go on the line
+		ms = append(ms, noise.Metrics()...)
+	}
+	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms, Noise: noise}, nil
 }
 
 func writeMeta(dir string, c Cell, rep *LoadReport, ms []results.Metric) error {

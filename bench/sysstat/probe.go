@@ -39,15 +39,23 @@ func RunProbe(cpu int) (Probe, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		// The thread stays locked to this goroutine, which exits without
-		// unlocking: the runtime then retires the thread, pinning and all.
+		// The thread's own mask is restored before it is unlocked. It must
+		// not be retired instead (exiting locked): a child started from it
+		// with Pdeathsig would be killed when the thread ends.
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var old unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &old); err != nil {
+			ch <- result{err: fmt.Errorf("reading the noise probe's cpu mask: %w", err)}
+			return
+		}
 		var set unix.CPUSet
 		set.Set(cpu)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			ch <- result{err: fmt.Errorf("pinning the noise probe to cpu %d: %w", cpu, err)}
 			return
 		}
+		defer unix.SchedSetaffinity(0, &old) //nolint:errcheck // the old mask was valid a moment ago
 		p := Probe{CPU: cpu, LoopNanos: 1<<63 - 1, SyscallNanos: 1<<63 - 1}
 		for range probeRepeats {
 			p.LoopNanos = min(p.LoopNanos, timeIt(spin))

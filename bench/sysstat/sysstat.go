@@ -176,11 +176,14 @@ type CPU struct {
 	Idle int64 `json:"idle_ns"`
 	// Steal is time the hypervisor gave this virtual CPU's turn to another guest.
 	Steal int64 `json:"steal_ns"`
+	// IRQ is the irq and softirq part of Busy: interrupt work, such as
+	// loopback TCP's packet processing, that no process's CPU time counts.
+	IRQ int64 `json:"irq_ns"`
 }
 
 // Sub returns c - d.
 func (c CPU) Sub(d CPU) CPU {
-	return CPU{Busy: c.Busy - d.Busy, Idle: c.Idle - d.Idle, Steal: c.Steal - d.Steal}
+	return CPU{Busy: c.Busy - d.Busy, Idle: c.Idle - d.Idle, Steal: c.Steal - d.Steal, IRQ: c.IRQ - d.IRQ}
 }
 
 // ReadCPUs reads every CPU's times from /proc/stat, indexed by CPU number.
@@ -209,7 +212,7 @@ func parseCPUs(b []byte) (map[int]CPU, error) {
 		for i := range v {
 			v[i] = atoi(f[1+i]) * tickNanos
 		}
-		out[n] = CPU{Busy: v[0] + v[1] + v[2] + v[5] + v[6], Idle: v[3] + v[4], Steal: v[7]}
+		out[n] = CPU{Busy: v[0] + v[1] + v[2] + v[5] + v[6], Idle: v[3] + v[4], Steal: v[7], IRQ: v[5] + v[6]}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("/proc/stat: no per-CPU lines")

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,10 +15,10 @@ func TestReadProcCountsThisProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burn CPU for a few clock ticks and make real read/write system calls.
-	deadline := time.Now().Add(60 * time.Millisecond)
-	for time.Now().Before(deadline) {
-	}
+	// Burn CPU for a few clock ticks of CPU time (on a busy machine that
+	// can take far longer in wall time: up to 5 s) and make real read/write
+	// system calls.
+	spinCPU(t, 60*time.Millisecond)
 	f, err := os.CreateTemp(t.TempDir(), "io")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestParseCPUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CPU{Busy: (10 + 1 + 5 + 3 + 4) * tickNanos, Idle: (100 + 2) * tickNanos, Steal: 6 * tickNanos}
+	want := CPU{Busy: (10 + 1 + 5 + 3 + 4) * tickNanos, Idle: (100 + 2) * tickNanos, Steal: 6 * tickNanos, IRQ: (3 + 4) * tickNanos}
 	if got[0] != want {
 		t.Errorf("cpu0 = %+v, want %+v", got[0], want)
 	}
@@ -142,5 +143,19 @@ func TestProbe(t *testing.T) {
 	}
 	if _, err := RunProbe(1 << 16); err == nil {
 		t.Error("no error pinning to a CPU that does not exist")
+	}
+}
+
+// spinCPU spins until this process has used want of CPU time by its own
+// rusage, or 5 s of wall time have passed.
+func spinCPU(t *testing.T, want time.Duration) {
+	t.Helper()
+	var ru0, ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0) //nolint:errcheck
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru) //nolint:errcheck
+		if time.Duration(ru.Utime.Nano()-ru0.Utime.Nano()) >= want {
+			return
+		}
 	}
 }

@@ -53,6 +53,7 @@ flags:`)
 	fs.StringVar(&o.CPU, "cpu", "1", "go test -cpu (GOMAXPROCS) of each run: 1 serialises client and server, which keeps the noise near 1% on a shared box")
 	policyPath := fs.String("policy", "bench/gate.json", "policy file: threshold and alpha per unit")
 	fs.StringVar(&o.Out, "out", "", "folder for base.txt, head.txt, benchstat.txt, gate.md (default results/gate-<time>)")
+	fs.BoolVar(&o.Paired, "paired", false, "run base and head at the same time, one per CPU, swapping CPUs every round, and test per-round ratios (see poolbench calibrate)")
 	fs.BoolVar(&o.RequireClean, "require-clean", false, "fail (exit 2) if the working tree has uncommitted changes")
 	o.Matrix = gate.DefaultMatrix
 	fs.StringVar(&o.Matrix.Transports, "transports", o.Matrix.Transports, "cells to gate: transports")

@@ -7,6 +7,7 @@
 //	poolbench scenarios  reproduce client pool failures and their fixes; -doctor diagnoses a config
 //	poolbench report  write report.html and report.md for a run folder
 //	poolbench compare set two runs (or sets of runs) side by side: machine, headline ratios, every cell
+//	poolbench calibrate  measure the gate: A/A false alarms and planted slowdowns caught
 //
 // Run `poolbench <command> -h` for a command's flags.
 package main
@@ -36,6 +37,7 @@ var commands = []command{
 	{"compare", "set two runs (or sets of runs) side by side: machine, headline ratios, every cell", compareCmd},
 	{"crossover", "search the connection count where fasthttp's advantage over net/http crosses a threshold", crossoverCmd},
 	{"merge", "combine per-host load results into one bench.txt (histograms merged, never percentiles averaged)", mergeCmd},
+	{"calibrate", "measure the gate: A/A false alarms and planted +1/+2/+3/+5% slowdowns caught", calibrateCmd},
 }
 
 func usage() {

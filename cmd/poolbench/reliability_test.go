@@ -240,7 +240,7 @@ func procLines(t *testing.T, path string) int {
 	return bytes.Count(b, []byte("\nBenchmarkProc/"))
 }
 
-var quickRun = []string{"run", "-models", "fasthttp", "-loads", "keepalive", "-warmup", "100ms"}
+var quickRun = []string{"run", "-models", "fasthttp", "-loads", "keepalive", "-warmup", "100ms", "-noise=false"} // noise: the machine's noise is not these tests' business
 
 // Two runs at once: the second refuses (exit 2), naming the first's pid,
 // whether it wants the same CPUs or the same folder, and writes nothing.

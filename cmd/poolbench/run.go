@@ -43,8 +43,17 @@ func runCmd(ctx context.Context, args []string) error {
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	resume := fs.Bool("resume", false, "finish an interrupted run in -out: skip the cells it finished (same flags required)")
 	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
+	noise := runner.DefaultNoise
+	noiseOn := fs.Bool("noise", true, "probe the cell's CPUs around every window and retake or mark disturbed cells (false: no probes, no retakes, no disturbed verdict)")
+	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
+	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe may run slower than the run's baseline before a window counts as disturbed")
+	fs.Float64Var(&noise.MaxOthers, "max-others-cpu", noise.MaxOthers, "percent of the cell's CPUs other processes may use before a window counts as disturbed")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if noise.Retakes < 0 || noise.MaxProbeSlow <= 0 || noise.MaxOthers <= 0 {
+		return &exitError{2, fmt.Sprintf("-retakes %d -max-probe-slow %g -max-others-cpu %g: want retakes ≥ 0 and positive percentages, e.g. -retakes 2 -max-probe-slow 15 -max-others-cpu 10",
+			noise.Retakes, noise.MaxProbeSlow, noise.MaxOthers)}
 	}
 	// reliability: every flag checked before anything runs or is written (validate.go).
 	if err := validateRun(spec, s, runChecks{count: *count, allowShared: *allowShared}); err != nil {
@@ -70,7 +79,8 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	defer rd.release()
 	*out = rd.dir
-	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Finished: rd.finished}
+	noise.Off = !*noiseOn
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Finished: rd.finished, Noise: noise}
 	benchTxt := r.BenchFile()
 	r.Preamble = []byte(fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
 		sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339)))
@@ -91,6 +101,12 @@ func runCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "poolbench run: %s\n", md)
+	}
+	if !noise.Off && len(r.Disturbed()) == 0 {
+		fmt.Fprintln(os.Stderr, "poolbench run: no cell run stayed disturbed (the noise probe and others' CPU stayed within -max-probe-slow and -max-others-cpu)")
+	}
+	if d := r.DisturbedSummary(); d != "" {
+		return &exitError{1, d + ": kept and marked in " + benchTxt + " (disturbed-cells:); rerun on a quieter machine or raise -retakes"}
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ type Stats struct {
 	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
 	// Goroutines is the number of live goroutines.
 	Goroutines int `json:"goroutines"`
+	// GCCycles counts completed GC cycles since start (runtime/metrics
+	// /gc/cycles/total:gc-cycles); forced ones (gc=1) included.
+	GCCycles uint64 `json:"gc_cycles"`
 	// Served counts requests the app has served.
 	Served uint64 `json:"served"`
 	// GOMAXPROCS and CPUs say how the process was set up and pinned.
@@ -159,6 +162,7 @@ var sampleNames = []string{
 	"/cpu/classes/gc/total:cpu-seconds",
 	"/sched/goroutines-created:goroutines",
 	"/sched/latencies:seconds",
+	"/gc/cycles/total:gc-cycles",
 }
 
 // Take reads a snapshot of this process; served reports the app's count.
@@ -179,6 +183,7 @@ func Take(o Options, served func() uint64) (Stats, error) {
 	s.GCCPUNanos = int64(samples[4].Value.Float64() * 1e9)
 	s.GoroutinesCreated = samples[5].Value.Uint64()
 	s.SchedLatency = histogram(samples[6].Value.Float64Histogram())
+	s.GCCycles = samples[7].Value.Uint64()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return s, fmt.Errorf("getrusage: %w", err)

@@ -1,0 +1,79 @@
+package gate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// pairScript stands in for a benchmark binary: it announces itself in a
+// rendezvous folder, waits (up to 10 s) for the other side, and prints a
+// warm-up line and a result whose ns/op is the CPU it is pinned to.
+const pairScript = `#!/bin/sh
+dir=$1; me=$2; other=$3
+touch "$dir/$me"
+i=0
+while [ ! -e "$dir/$other" ]; do
+	i=$((i+1)); [ $i -gt 200 ] && { echo "$other never ran alongside $me" >&2; exit 1; }
+	sleep 0.05
+done
+cpu=$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)
+printf 'BenchmarkServer/x\t1\t9 ns/op\n'
+printf 'BenchmarkServer/x\t1\t%s ns/op\n' "$cpu"
+`
+
+// TestSamplePairRunsBothAtOncePinnedAndSwapped: paired execution starts
+// base and head together (each waits for the other), pins them to the two
+// CPUs, and swaps the CPUs on the next round.
+func TestSamplePairRunsBothAtOncePinnedAndSwapped(t *testing.T) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || !set.IsSet(PairedCPUs[0]) || !set.IsSet(PairedCPUs[1]) {
+		t.Skip("needs cpus 0 and 1")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bench.test")
+	if err := os.WriteFile(bin, []byte(pairScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := newWork(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close() //nolint:errcheck
+	bs, hs := &build{name: "base", bin: bin}, &build{name: "head", bin: bin}
+	for _, s := range []*build{bs, hs} {
+		if s.out, err = os.Create(filepath.Join(dir, s.name+".txt")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 2 {
+		meet := filepath.Join(dir, "round"+string(rune('0'+round)))
+		if err := os.Mkdir(meet, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bs.args, hs.args = []string{meet, "base", "head"}, []string{meet, "head", "base"}
+		if err := w.samplePair(context.Background(), bs, hs, nil, round); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	want := map[string]string{"base": "0 ns/op,1 ns/op", "head": "1 ns/op,0 ns/op"}
+	for _, s := range []*build{bs, hs} {
+		s.out.Close()
+		b, err := os.ReadFile(s.out.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Split(l, "\t")
+			got = append(got, f[len(f)-1])
+		}
+		if strings.Join(got, ",") != want[s.name] {
+			t.Errorf("%s ran on cpus %v (as ns/op, warm-up dropped), want %s", s.name, got, want[s.name])
+		}
+	}
+}

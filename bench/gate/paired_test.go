@@ -1,0 +1,69 @@
+package gate
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// drift is a machine whose speed wanders ±25% from round to round, the
+// same for both sides of a round.
+func drift(i int) float64 { return 1 + 0.25*math.Sin(float64(i)*1.7) }
+
+func TestComparePaired(t *testing.T) {
+	t.Parallel()
+	names := []string{"model=fasthttp/route=app"}
+	tight := &Policy{MinSamples: 4, Rules: []Rule{
+		{Unit: "ns/op", Threshold: 0.01, Alpha: 0.05},
+		{Unit: "allocs/op", AnyWorse: true, Alpha: 0.05},
+	}}
+	base := results(names, 10, func(_ string, i int) (float64, float64) { return 1000 * drift(i), 0 })
+	// Head is 3% slower in every round, with ±0.3% of its own noise.
+	plus3 := results(names, 10, func(_ string, i int) (float64, float64) {
+		return 1030 * drift(i) * (1 + 0.003*float64(i%3-1)), 0
+	})
+	// A/A: no change, ±1% of independent noise per round.
+	same := results(names, 10, func(_ string, i int) (float64, float64) { return 1000 * drift(i) * (1 + 0.01*float64(i%3-1)), 0 })
+	oneAlloc := results(names, 10, func(_ string, i int) (float64, float64) { return 1000 * drift(i), 1 })
+
+	for _, tt := range []struct {
+		name      string
+		head      string
+		cmp       func(b, h string) (*Verdict, error)
+		wantExit  int
+		wantUnits []string
+	}{
+		{"paired catches +3% under ±25% drift", plus3, paired(tight), ExitRegression, []string{"sec/op"}},
+		{"unpaired misses the same +3%", plus3, unpaired(tight), ExitOK, nil},
+		{"paired A/A passes", same, paired(tight), ExitOK, nil},
+		{"paired still catches 0 → 1 allocs", oneAlloc, paired(tight), ExitRegression, []string{"allocs/op"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := tt.cmp(base, tt.head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.ExitCode(); got != tt.wantExit {
+				t.Fatalf("exit %d, want %d; findings %v", got, tt.wantExit, v.Findings)
+			}
+			var units []string
+			for _, f := range v.Regressions() {
+				units = append(units, f.Unit)
+			}
+			if strings.Join(units, ",") != strings.Join(tt.wantUnits, ",") {
+				t.Errorf("regressions in %v, want %v", units, tt.wantUnits)
+			}
+		})
+	}
+}
+
+func paired(p *Policy) func(b, h string) (*Verdict, error) {
+	return func(b, h string) (*Verdict, error) {
+		return ComparePaired(strings.NewReader(b), strings.NewReader(h), p)
+	}
+}
+
+func unpaired(p *Policy) func(b, h string) (*Verdict, error) {
+	return func(b, h string) (*Verdict, error) { return Compare(strings.NewReader(b), strings.NewReader(h), p) }
+}

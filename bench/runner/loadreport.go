@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolbench/poolbench/bench/results"
+	"github.com/poolbench/poolbench/bench/sysstat"
 	"github.com/poolbench/poolbench/servers/control"
 	"github.com/poolbench/poolbench/workloads"
 )
@@ -39,6 +40,10 @@ type LoadReport struct {
 	// LoadCPUs and LoadGOMAXPROCS say how the load process ran.
 	LoadCPUs       string `json:"load_cpus"`
 	LoadGOMAXPROCS int    `json:"load_gomaxprocs"`
+	// LoadProc is the load process's own counters over the window and TCP
+	// the kernel's TCP counters over it (costs.go; nil when not read).
+	LoadProc *sysstat.Proc `json:"load_proc,omitempty"`
+	TCP      *sysstat.TCP  `json:"tcp,omitempty"`
 }
 
 // Elapsed is the measured window.
@@ -87,6 +92,7 @@ func (r *LoadReport) Metrics(t workloads.Traits) (int64, []results.Metric, error
 		{Value: float64(a.PeakRSSBytes), Unit: "peak-RSS-bytes"},
 		{Value: errs, Unit: "errors"},
 	}
+	ms = append(ms, r.costMetrics(n)...) // per-request costs: costs.go
 	for _, u := range t.Units {
 		f, ok := extras[u]
 		if !ok {

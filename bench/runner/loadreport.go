@@ -44,6 +44,9 @@ type LoadReport struct {
 	// the kernel's TCP counters over it (costs.go; nil when not read).
 	LoadProc *sysstat.Proc `json:"load_proc,omitempty"`
 	TCP      *sysstat.TCP  `json:"tcp,omitempty"`
+	// Unmeasured lists units the load could not measure, left off the
+	// line (loadtool.go), e.g. p999-ns for wrk.
+	Unmeasured []string `json:"unmeasured,omitempty"`
 }
 
 // Elapsed is the measured window.
@@ -100,5 +103,5 @@ func (r *LoadReport) Metrics(t workloads.Traits) (int64, []results.Metric, error
 		}
 		ms = append(ms, results.Metric{Value: f(r, n, sec), Unit: u})
 	}
-	return int64(r.OK), ms, nil
+	return int64(r.OK), r.dropUnmeasured(ms), nil
 }

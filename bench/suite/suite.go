@@ -97,7 +97,7 @@ func (c Config) validate() (*plan, error) {
 		if c.ProcCount < 1 {
 			return nil, &UsageError{fmt.Sprintf("-proc-count %d: want runs per cell ≥ 1, e.g. 5", c.ProcCount)}
 		}
-		n, err := procCells(c.ProcFlags)
+		n, err := procCells(append(ProcDefaults(), c.ProcFlags...))
 		if err != nil {
 			return nil, &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
 		}
@@ -209,7 +209,7 @@ func (p *plan) run(ctx context.Context) error {
 	}
 	if p.Proc {
 		fmt.Fprintf(p.Err, "poolbench: process layer (poolbench run -count %d %s)\n", p.ProcCount, strings.Join(p.ProcFlags, " "))
-		args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, p.ProcFlags...)
+		args := append(append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, ProcDefaults()...), p.ProcFlags...)
 		if err := p.poolbenchRun(ctx, "process", p.procCells*p.ProcCount, args); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchunit"
 
 	"github.com/poolbench/poolbench/bench/results"
@@ -17,31 +18,18 @@ import (
 // goroutine per short-lived connection, fasthttp's pool none per keep-alive
 // request.
 func TestCostsPerRequest(t *testing.T) {
-	dir := t.TempDir()
-	r := &Runner{Binary: binary, Dir: dir, Settings: quick, Count: 1}
 	cells := []Cell{
 		testCell(t, "fasthttp", "keepalive", 4), testCell(t, "nethttp", "keepalive", 4),
 		testCell(t, "nethttp", "shortlived", 4),
 	}
-	if err := r.Run(context.Background(), cells); err != nil {
-		t.Fatal(err)
-	}
-	got, err := results.Read(filepath.Join(dir, "bench.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runCells(t, cells)
 	for _, c := range cells {
 		res := got[c.Name()]
 		if res == nil {
 			t.Fatalf("bench.txt has no line for %s", c.Name())
 		}
 		val := func(unit string) float64 {
-			// benchfmt tidies ns to sec, except in zero values.
-			_, u := benchunit.Tidy(1, unit)
-			v, ok := res.Value(u)
-			if !ok {
-				v, ok = res.Value(unit)
-			}
+			v, ok := metric(res, unit)
 			if !ok {
 				t.Errorf("%s: no %s metric", c.Name(), unit)
 			}
@@ -77,4 +65,29 @@ func TestCostsPerRequest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// runCells runs cells once with the quick settings and reads bench.txt back.
+func runCells(t *testing.T, cells []Cell) map[string]*benchfmt.Result {
+	t.Helper()
+	dir := t.TempDir()
+	r := &Runner{Binary: binary, Dir: dir, Settings: quick, Count: 1}
+	if err := r.Run(context.Background(), cells); err != nil {
+		t.Fatal(err)
+	}
+	got, err := results.Read(filepath.Join(dir, "bench.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// metric is res's value of unit as written: benchfmt tidies ns to sec,
+// except in zero values.
+func metric(res *benchfmt.Result, unit string) (float64, bool) {
+	_, tidy := benchunit.Tidy(1, unit)
+	if v, ok := res.Value(tidy); ok {
+		return v, true
+	}
+	return res.Value(unit)
 }

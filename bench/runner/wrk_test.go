@@ -1,16 +1,10 @@
 package runner
 
 import (
-	"context"
 	"flag"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/perf/benchunit"
-
-	"github.com/poolbench/poolbench/bench/results"
 )
 
 // TestWrkCells runs a keep-alive cell with the driver and with wrk, when wrk
@@ -24,30 +18,18 @@ func TestWrkCells(t *testing.T) {
 	if len(cells) != 2 || cells[1].Tool == nil || !strings.Contains(cells[1].Name(), "/client=wrk/") || !strings.Contains(cells[0].Name(), "/client=driver/") {
 		t.Fatalf("cells %v, want the driver's keep-alive cell and a client=wrk one", cells)
 	}
-	dir := t.TempDir()
-	r := &Runner{Binary: binary, Dir: dir, Settings: quick, Count: 1}
-	if err := r.Run(context.Background(), cells); err != nil {
-		t.Fatal(err)
-	}
-	got, err := results.Read(filepath.Join(dir, "bench.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runCells(t, cells)
 	for _, c := range cells {
 		res := got[c.Name()]
 		if res == nil {
 			t.Fatalf("no line for %s", c.Name())
 		}
 		for _, u := range []string{"req/s", "p99-ns", "cpu-ns/op", "syscr/op", "load-user-ns/op", "load-syscw/op", "listen-overflows"} {
-			_, tu := benchunit.Tidy(1, u)
-			if _, ok := res.Value(tu); !ok {
-				if _, ok := res.Value(u); !ok {
-					t.Errorf("%s: no %s", c.Name(), u)
-				}
+			if _, ok := metric(res, u); !ok {
+				t.Errorf("%s: no %s", c.Name(), u)
 			}
 		}
-		_, p999 := benchunit.Tidy(1, "p999-ns")
-		if _, ok := res.Value(p999); ok == (c.Tool != nil) {
+		if _, ok := metric(res, "p999-ns"); ok == (c.Tool != nil) {
 			t.Errorf("%s: p999-ns present = %v, want it only on driver lines (wrk reports up to p99)", c.Name(), ok)
 		}
 		if v, _ := res.Value("load-syscw/op"); v < 0.9 {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
@@ -146,10 +147,16 @@ func (b *builder) saysTail(cells []*Cell) {
 		c := find(cc, "model", m)
 		p99, sched := median(c, "p99-ns"), median(c, "sched-p99-ns")
 		drops += nz(median(c, "listen-overflows")) + nz(median(c, "listen-drops")) + nz(median(c, "syn-retrans"))
-		parts = append(parts, fmt.Sprintf("%s p99 %s, server scheduling latency p99 %s (%.0f%% of it), TCP counters %s",
-			m, fmtNs(p99), fmtNs(sched), 100*sched/p99, tcpCounters(c)))
+		// A closed loop keeps conns requests in flight: by Little's law
+		// the mean latency is conns over the throughput.
+		little := 0.0
+		if n, err := strconv.ParseFloat(cn, 64); err == nil {
+			little = n / median(c, "req/s") * 1e9
+		}
+		parts = append(parts, fmt.Sprintf("%s p99 %s (%.1f× the mean of %s that %s requests in flight at %s req/s imply), server scheduling latency p99 %s (%.0f%% of p99), TCP counters %s",
+			m, fmtNs(p99), p99/little, fmtNs(little), cn, fmtRate(median(c, "req/s")), fmtNs(sched), 100*sched/p99, tcpCounters(c)))
 	}
-	verdict := "no listen overflow, listen drop or SYN retransmit in the window: the accept queue did not overflow, so the tail is time spent in the processes, and the scheduling latency is the part of it the server's goroutines spent waiting to run"
+	verdict := "no listen overflow, listen drop or SYN retransmit in the window: the accept queue did not overflow and no client waited for a SYN timeout, so the tail is queueing behind the other connections in the processes (the scheduling latency is the part of it the server's goroutines spent runnable, not running)"
 	if drops > 0 {
 		verdict = "the accept queue overflowed (listen overflows/drops) and SYNs were retransmitted: those clients waited at least the 1 s SYN timeout, which is the tail"
 	}

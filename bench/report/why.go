@@ -219,7 +219,8 @@ func (b *builder) saysDriverVsWrk(cells []*Cell) {
 				rps := median(d, "req/s") / median(w, "req/s")
 				cpu := (median(d, "load-user-ns/op") + median(d, "load-sys-ns/op")) / (median(w, "load-user-ns/op") + median(w, "load-sys-ns/op"))
 				agree = agree && math.Abs(rps-1) <= 0.1 && math.Abs(cpu-1) <= 0.1
-				parts = append(parts, fmt.Sprintf("against %s the driver gets %s wrk's req/s and spends %s its CPU per request", m, fmtRatio(rps), fmtRatio(cpu)))
+				parts = append(parts, fmt.Sprintf("against %s the driver gets %s wrk's req/s and spends %s its CPU per request, with %s read calls per request to wrk's %s",
+					m, fmtRatio(rps), fmtRatio(cpu), fmtNum(median(d, "load-syscr/op")), fmtNum(median(w, "load-syscr/op"))))
 			}
 			if len(parts) == 0 {
 				continue

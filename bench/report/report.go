@@ -38,13 +38,13 @@ type Table struct {
 // sections are the report's parts in order, one file each, each over one
 // kind of cell of the run.
 var sections = []func(*builder){
-	throughput, // throughput.go
-	bursty,     // bursty.go
-	allocs,     // allocs.go
-	idle,       // idle.go
-	clients,    // clients.go
-	scenarios,  // scenarios.go
-	why,        // why.go, reconcile.go
+	throughput,     // throughput.go
+	bursty,         // bursty.go
+	allocs,         // allocs.go
+	idle,           // idle.go
+	clients,        // clients.go
+	clientFailures, // section_scenarios.go
+	why,            // why.go, reconcile.go
 }
 
 // Build turns a run into a report. Sections without data are left out and

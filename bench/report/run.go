@@ -19,6 +19,8 @@ import (
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
+
+	"github.com/poolbench/poolbench/workloads/scenarios"
 )
 
 // Cell is one benchmark cell with its samples.
@@ -52,6 +54,8 @@ type Run struct {
 	Cells []*Cell
 	// Scenarios are the client scenarios' outcomes (scenarios.json), if any.
 	Scenarios []Scenario
+	// HasScenarios reports whether the run folder has a scenarios.json.
+	HasScenarios bool
 	// Missing lists what the run folder lacks, for the report.
 	Missing []string
 }
@@ -59,20 +63,12 @@ type Run struct {
 // KV is one file-level key.
 type KV struct{ Key, Value string }
 
-// Scenario is one line of scenarios.json (poolbench scenarios -json).
+// Scenario is one line of scenarios.json (poolbench scenarios -json), read
+// with the scenarios package's own types, so the observer's socket
+// timelines and phase tables come through.
 type Scenario struct {
 	Name, Problem, Fix, Verdict string
-	Outcome                     struct {
-		Rows []struct {
-			Role, Config string
-			Requests, OK int
-			Errors       map[string]int
-			Dials        int64
-			TimeWait     int
-			P99          int64
-		}
-		Facts []string
-	}
+	Outcome                     *scenarios.Outcome
 }
 
 // Read reads a run folder. Only a missing bench.txt is an error.
@@ -146,6 +142,7 @@ func Read(dir string) (*Run, error) {
 		r.Missing = append(r.Missing, fmt.Sprintf("bench.txt: %d malformed line(s) skipped, first: %v", bad, firstBad))
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "scenarios.json")); err == nil {
+		r.HasScenarios = true
 		r.Scenarios, r.Missing = readScenarios(b, r.Missing)
 	}
 	return r, nil
@@ -170,7 +167,7 @@ func readScenarios(b []byte, missing []string) ([]Scenario, []string) {
 		if s.Verdict == "" {
 			lacks = append(lacks, "verdict")
 		}
-		if len(s.Outcome.Rows) == 0 {
+		if s.Outcome == nil || len(s.Outcome.Rows) == 0 {
 			lacks = append(lacks, "rows")
 		}
 		if len(lacks) > 0 {

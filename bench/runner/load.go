@@ -42,6 +42,8 @@ type LoadConfig struct {
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
 	CPUs       string
 	GOMAXPROCS int
+	// AllowRemote lets Addr and Control be off loopback (load --allow-remote).
+	AllowRemote bool
 }
 
 // CheckLoopback refuses any address outside 127.0.0.0/8 and ::1: poolbench
@@ -62,8 +64,10 @@ func CheckLoopback(addr string) error {
 
 // RunLoad runs one load process's work and reports it.
 func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
-	if err := CheckLoopback(c.Addr); err != nil {
-		return nil, err
+	if !c.AllowRemote { // opt-in only: load --allow-remote
+		if err := CheckLoopback(c.Addr); err != nil {
+			return nil, err
+		}
 	}
 	profAllocs, profCPU, err := parseProfileKinds(c.ProfileKinds)
 	if err != nil {
@@ -90,11 +94,13 @@ func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 	if traits.Closed && c.Warmup > 0 {
 		warm := plan
 		warm.Duration, warm.Latency = c.Warmup, false
-		if res, err := c.Workload.Run(ctx, dial, warm); err != nil {
+		res, err := c.Workload.Run(ctx, dial, warm)
+		if err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		} else if res.OK == 0 {
 			return nil, fmt.Errorf("warm-up: no request succeeded (%v; first: %v)", res.Errors, res.FirstError)
 		}
+		rep.WarmupOK, rep.WarmupNs = res.OK, int64(res.Elapsed) // reliability: the rate floor's yardstick
 	}
 
 	// Per-connection workloads measure the live heap, so both their

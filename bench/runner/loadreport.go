@@ -47,6 +47,10 @@ type LoadReport struct {
 	// Unmeasured lists units the load could not measure, left off the
 	// line (loadtool.go), e.g. p999-ns for wrk.
 	Unmeasured []string `json:"unmeasured,omitempty"`
+	// WarmupOK and WarmupNs are the warm-up's correct responses and length
+	// (closed loop), the yardstick of the window's rate floor.
+	WarmupOK int64 `json:"warmup_ok,omitempty"`
+	WarmupNs int64 `json:"warmup_ns,omitempty"`
 }
 
 // Elapsed is the measured window.

@@ -7,27 +7,12 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/poolbench/poolbench/internal/check"
 )
 
 // ParseCPUList parses a CPU list such as "0", "1-3" or "0,2".
-func ParseCPUList(s string) ([]int, error) {
-	var cpus []int
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err := strconv.Atoi(lo)
-		b := a
-		if err == nil && isRange {
-			b, err = strconv.Atoi(hi)
-		}
-		if err != nil || a < 0 || b < a {
-			return nil, fmt.Errorf("cpu list %q: %q is not a cpu or a range such as 0-1", s, part)
-		}
-		for c := a; c <= b; c++ {
-			cpus = append(cpus, c)
-		}
-	}
-	return cpus, nil
-}
+func ParseCPUList(s string) ([]int, error) { return check.ParseCPUs(s) }
 
 // PinSelf restricts every thread of this process to cpus (a CPU list). Go
 // threads started later inherit the mask from the thread that creates them.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,6 +98,7 @@ func (p *proc) stop(grace time.Duration) {
 	if p.exited() {
 		return
 	}
+	syscall.Kill(-p.PID(), syscall.SIGCONT) // a stopped process would hold SIGTERM until the grace ends
 	syscall.Kill(-p.PID(), syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -164,16 +166,35 @@ func runLoad(ctx context.Context, bin string, args, env []string, srv *server, o
 	if onStart != nil {
 		onStart(p.PID())
 	}
-	select {
-	case <-p.done:
-	case <-srv.done:
-		p.kill()
-		return nil, fmt.Errorf("the server died mid-cell: %s", srv.why())
-	case <-ctx.Done():
-		p.kill()
-		return nil, ctx.Err()
+	// The server is watched while the load runs: a server stopped by a
+	// signal (SIGSTOP, SIGTSTP) fails the cell at once, as it would
+	// otherwise record a stalled window as a sample.
+	tick := time.NewTicker(stallPoll)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-p.done:
+			break wait
+		case <-srv.done:
+			p.kill()
+			return nil, fmt.Errorf("the server died mid-cell: %s", srv.why())
+		case <-ctx.Done():
+			p.kill()
+			return nil, ctx.Err()
+		case <-tick.C:
+			if procState(srv.PID()) == 'T' {
+				p.kill()
+				return nil, fmt.Errorf("the server (pid %d) was stopped (SIGSTOP) mid-cell: its window is not a sample", srv.PID())
+			}
+		}
 	}
 	if p.err != nil {
+		// The load may notice a dead server before this process reaps it.
+		select {
+		case <-srv.done:
+		case <-time.After(200 * time.Millisecond):
+		}
 		if srv.exited() {
 			return nil, fmt.Errorf("the server died mid-cell: %s", srv.why())
 		}
@@ -184,4 +205,21 @@ func runLoad(ctx context.Context, bin string, args, env []string, srv *server, o
 		return nil, fmt.Errorf("load report %q: %w", out.String(), err)
 	}
 	return &rep, nil
+}
+
+// stallPoll is how often a running cell checks that its server is not stopped.
+const stallPoll = 20 * time.Millisecond
+
+// procState is the state letter of /proc/<pid>/stat ('R', 'S', 'T' for
+// stopped, ...), 0 if unreadable.
+func procState(pid int) byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }

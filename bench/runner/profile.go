@@ -54,7 +54,7 @@ func (r *Runner) profileCell(ctx context.Context, c Cell) (*CellResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeMeta(r.ProfileDir(c), c, res.Report, res.Metrics); err != nil {
+	if err := writeMeta(r.sidePath(r.ProfileDir(c)), c, res.Report, res.Metrics); err != nil { // reliability: staged until its line
 		return nil, err
 	}
 	if _, err := r.runCell(ctx, c, -1, ProfileCPU); err != nil {

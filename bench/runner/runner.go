@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +44,19 @@ type Runner struct {
 	Warn io.Writer
 	// OnServer and OnLoad, if set, see each child's pid as it starts.
 	OnServer, OnLoad func(pid int)
+	// Preamble is written at the top of a bench.txt that does not exist yet,
+	// with the first result (file-level keys such as commit and go-version).
+	Preamble []byte
+	// Finished counts result lines already in bench.txt per cell name
+	// (resume): run k of a cell is skipped when Finished[cell] >= k.
+	Finished map[string]int
+	// CellTimeout, if set, replaces each cell's watchdog bound
+	// (warm-up + window + grace).
+	CellTimeout time.Duration
+	// OnRetry, if set, sees each cell that failed once and runs again.
+	OnRetry func(c Cell, err error)
+
+	results *resultFile // the open bench.txt transaction (txn.go)
 }
 
 // CellResult is one cell run, as written to Runner.JSON.
@@ -70,11 +85,14 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	if err := os.MkdirAll(filepath.Dir(r.BenchFile()), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(r.BenchFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	// reliability: bench.txt is a transaction, committed cell by cell (txn.go).
+	f, err := openResults(r.BenchFile(), r.Preamble)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	r.results = f
+	defer func() { f.Abort(); r.results = nil }()
+	var failed []*CellError
 	count := max(r.Count, 1)
 	var bar *progressbar.ProgressBar
 	if r.Progress != nil {
@@ -84,14 +102,23 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			progressbar.OptionClearOnFinish())
 		defer bar.Finish()
 	}
-	wroteHeader := false
+	wroteHeader := bytes.Contains(f.content, []byte("\nlayer: process")) // resumed
 	for run := 1; run <= count; run++ {
 		for _, c := range cells {
 			if bar != nil {
 				bar.Describe(c.Path())
 			}
-			res, err := r.RunCell(ctx, c)
+			if r.Finished[c.Name()] >= run { // reliability: -resume skips finished cells
+				continue
+			}
+			res, err := r.runCellBounded(ctx, c) // reliability: watchdog, rate floor, one re-run (watchdog.go)
 			if err != nil {
+				f.Abort()
+				var ce *CellError
+				if ctx.Err() == nil && errors.As(err, &ce) {
+					failed = append(failed, ce)
+					continue
+				}
 				return fmt.Errorf("cell %s: %w", c.Name(), err)
 			}
 			res.Run = run
@@ -107,6 +134,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 			if err := results.WriteLine(f, c.Name(), res.Iters, res.Metrics); err != nil {
 				return err
 			}
+			if err := f.Commit(); err != nil { // reliability: the line and its side files, atomically
+				return err
+			}
 			if r.JSON != nil {
 				if err := json.NewEncoder(r.JSON).Encode(res); err != nil {
 					return err
@@ -116,6 +146,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 				bar.Add(1) //nolint:errcheck
 			}
 		}
+	}
+	if len(failed) > 0 {
+		return &FailedCellsError{Cells: failed}
 	}
 	return nil
 }
@@ -187,7 +220,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	}
 	vegetaOut := ""
 	if c.Load.Traits().Records {
-		vegetaOut = filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")
+		vegetaOut = r.sidePath(filepath.Join(r.Dir, "vegeta", c.Path()+".vegeta.bin")) // reliability: staged until its line
 		if err := os.MkdirAll(filepath.Dir(vegetaOut), 0o755); err != nil {
 			return nil, err
 		}
@@ -195,7 +228,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
 	if profileKinds != "" {
-		args = append(args, "-profile-dir", r.ProfileDir(c), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String())
+		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String()) // reliability: staged until its line
 	}
 	var rep *LoadReport
 	if c.Tool != nil { // an outside load generator, e.g. wrk: loadtool.go

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if slices.ContainsFunc(os.Args, func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
+		os.Exit(m.Run()) // a fuzz worker runs only fuzz targets: no binary needed
+	}
 	dir, err := os.MkdirTemp("", "poolbench-runner-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -172,7 +176,8 @@ func TestServerDiesMidCell(t *testing.T) {
 		OnServer: func(pid int) { serverPID = pid },
 		OnLoad: func(pid int) {
 			loadPID = pid
-			time.AfterFunc(800*time.Millisecond, func() { syscall.Kill(serverPID, syscall.SIGKILL) })
+			srv := serverPID // the cell runs again after it fails: each run kills its own server
+			time.AfterFunc(800*time.Millisecond, func() { syscall.Kill(srv, syscall.SIGKILL) })
 		},
 	}
 	start := time.Now()
@@ -244,13 +249,13 @@ func TestOneLineErrors(t *testing.T) {
 			"conns=1000 needs 1064 open files but RLIMIT_NOFILE is 200 (hard 200): raise it"},
 		{"unknown model", exec.Command(binary, "serve", "-model", "nginx"), `unknown server model "nginx"`},
 		{"bad variant", exec.Command(binary, "serve", "-variant", "pool=maybe"), "a switch is on or off"},
-		{"not loopback", exec.Command(binary, "load", "-addr", "192.0.2.1:80"), "is not on loopback"},
+		{"not loopback", exec.Command(binary, "load", "-addr", "192.0.2.1:80"), "want a loopback address"},
 		{"bad sweep", exec.Command(binary, "run", "-keepalive-conns", "1,many"), `-keepalive-conns "1,many": "many" is not a positive integer`},
 		{"bad gap", exec.Command(binary, "run", "-gaps", "soon"), `-gaps "soon": "soon" is not a duration`},
 		{"bad rate", exec.Command(binary, "run", "-rate", "0"), `-rate 0: want requests per second ≥ 1`},
 		{"bad hold", exec.Command(binary, "load", "-workload", "idle", "-hold", "0s", "-addr", "127.0.0.1:9"), `-hold 0s: want a duration > 0`},
 		{"unknown client", exec.Command(binary, "run", "-clients", "curl"), `unknown client model "curl": want one of fasthttp,`},
-		{"control not loopback", exec.Command(binary, "serve", "-control", "0.0.0.0:0"), "is not loopback"},
+		{"control not loopback", exec.Command(binary, "serve", "-control", "0.0.0.0:0"), "the control port serves profiles: it never leaves loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

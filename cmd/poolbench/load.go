@@ -38,23 +38,32 @@ func loadCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&c.CPUs, "cpus", "", "pin every thread to these CPUs, e.g. 0 (default: not pinned)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS (default: the runtime's)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	allowRemote := fs.Bool("allow-remote", false, "allow non-loopback -addr and -control (load beyond this machine)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if c.Addr == "" {
-		return fmt.Errorf("-addr is required: the address of a server, e.g. from poolbench serve")
+		return usagef("-addr is required: the address of a server, e.g. 127.0.0.1:8080 from poolbench serve")
 	}
 	var err error
 	if c.Workload, err = kinds.Lookup(*workload); err != nil {
-		return err
+		return asUsage(err)
 	}
 	if err := c.Workload.Validate(); err != nil {
-		return err
+		return asUsage(err)
 	}
 	if c.Route, err = app.Routes.Lookup(*route); err != nil {
+		return asUsage(err)
+	}
+	// reliability: load-level flags checked before anything runs (validate.go).
+	if err := validateLoad(&c, *allowRemote); err != nil {
 		return err
 	}
 	rep, err := runner.RunLoad(ctx, c)
+	if ctx.Err() != nil {
+		// Interrupted: the window was cut short, so its numbers are not a result.
+		return ctx.Err()
+	}
 	if err != nil {
 		return err
 	}

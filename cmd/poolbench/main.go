@@ -17,8 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 // command is one subcommand.
@@ -44,6 +42,7 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nRun 'poolbench <command> -h' for its flags.")
+	fmt.Fprint(os.Stderr, exitCodesHelp)
 }
 
 func main() {
@@ -51,29 +50,17 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, stop := signalContext()
 	for _, c := range commands {
 		if c.name != os.Args[1] {
 			continue
 		}
 		err := c.run(ctx, os.Args[2:])
-		switch {
-		case err == nil:
-			return
-		case errors.Is(err, flag.ErrHelp):
-			os.Exit(2)
-		case errors.Is(err, errUsage):
-			os.Exit(2)
-		}
-		var ee *exitError
-		if errors.As(err, &ee) {
-			fmt.Fprintf(os.Stderr, "poolbench %s: %v\n", c.name, err)
-			os.Exit(ee.code)
-		}
-		fmt.Fprintf(os.Stderr, "poolbench %s: %v\n", c.name, err)
-		os.Exit(1)
+		code := exitStatus(ctx, c.name, err, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
+	stop()
 	fmt.Fprintf(os.Stderr, "poolbench: unknown command %q\n", os.Args[1])
 	usage()
 	os.Exit(2)
@@ -85,6 +72,9 @@ var errUsage = errors.New("usage")
 // parse parses a command's flags; extra arguments are an error.
 func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(os.Stderr)
+	if u := fs.Usage; u != nil {
+		fs.Usage = func() { u(); fmt.Fprint(fs.Output(), exitCodesHelp) }
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -92,7 +82,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))
+		return usagef("unexpected argument %q: every setting is a flag (see -h)", fs.Arg(0))
 	}
 	return nil
 }

@@ -41,11 +41,20 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
+	resume := fs.Bool("resume", false, "finish an interrupted run in -out: skip the cells it finished (same flags required)")
+	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// reliability: every flag checked before anything runs or is written (validate.go).
+	if err := validateRun(spec, s, runChecks{count: *count, allowShared: *allowShared}); err != nil {
 		return err
 	}
 	cells, err := spec.Cells()
 	if err != nil {
+		return asUsage(err) // reliability: a bad matrix value is a usage error
+	}
+	if err := validateCells(cells); err != nil {
 		return err
 	}
 	for _, line := range runner.SkippedTools(spec.LoadTools) { // -load-tool wrk without wrk
@@ -56,24 +65,18 @@ func runCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("finding the poolbench binary to start servers and loads: %w", err)
 	}
 	sha := gitSHA()
-	if *out == "" {
-		*out = filepath.Join("results", time.Now().UTC().Format("20060102-150405")+"-"+sha)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	// reliability: the run folder and the CPUs are locked, and a folder
+	// holding a run refuses unless -resume (rundir.go).
+	rd, err := openRunDir(*out, sha, runSettings(fs), s, *profile, *resume)
+	if err != nil {
 		return err
 	}
-	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile}
+	defer rd.release()
+	*out = rd.dir
+	r := &runner.Runner{Binary: bin, Dir: *out, Settings: s, Count: *count, Warn: os.Stderr, Profile: *profile, Finished: rd.finished}
 	benchTxt := r.BenchFile()
-	if err := os.MkdirAll(filepath.Dir(benchTxt), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Stat(benchTxt); os.IsNotExist(err) {
-		head := fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
-			sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
-		if err := os.WriteFile(benchTxt, []byte(head), 0o644); err != nil {
-			return err
-		}
-	}
+	r.Preamble = []byte(fmt.Sprintf("commit: %s\ngo-version: %s\nfasthttp-version: %s\nnum-cpu: %d\nkernel: %s\ndate: %s\n",
+		sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339)))
 	if *asJSON {
 		r.JSON = os.Stdout
 	}

@@ -37,14 +37,18 @@ func serveCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&k.ReadHeaderTimeout, "read-header-timeout", 0, "net/http: time limit for reading request headers")
 	fs.IntVar(&k.MaxHeaderBytes, "max-header-bytes", 0, "net/http: largest request header accepted (0: 1 MiB)")
 	asJSON := fs.Bool("json", false, "print the ready line as JSON")
+	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -addr (reachable from other machines)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	var err error
 	if c.Model, err = servers.Lookup(*model); err != nil {
-		return err
+		return asUsage(err)
 	}
 	if c.Variant, err = app.ParseVariant(*variant); err != nil {
+		return asUsage(err)
+	}
+	if err := validateServe(&c, *allowRemote); err != nil {
 		return err
 	}
 	return runner.Serve(ctx, c, func(r runner.Ready) {

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -300,13 +301,27 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	return c.get(ctx, "http://"+c.Addr+path)
 }
 
+// Timeout bounds every control call; a CPU profile's call gets its
+// seconds on top.
+const Timeout = 10 * time.Second
+
 func (c *Client) get(ctx context.Context, url string) ([]byte, error) {
+	limit := Timeout
+	if i := strings.Index(url, "seconds="); i >= 0 {
+		n, _ := strconv.Atoi(strings.SplitN(url[i+len("seconds="):], "&", 2)[0])
+		limit += time.Duration(max(n, 0)) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("server control endpoint %s did not answer within %v: is the server stalled?", c.Addr, limit)
+		}
 		return nil, fmt.Errorf("server control endpoint: %w", err)
 	}
 	defer resp.Body.Close()

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/valyala/fasthttp"
 
@@ -53,11 +54,14 @@ func (m Model) Load() workloads.ClientLoad {
 	return workloads.ClientLoad{Client: m.Name, New: m.New, Kind: Kind}
 }
 
-// Kind classifies a client error: no_free_conns, timeout, conn_closed,
-// dial, or "" for anything else.
+// Kind classifies a client error: no_free_conns, port_exhaustion
+// (EADDRNOTAVAIL: no local port left to connect from), timeout,
+// conn_closed, dial, or "" for anything else.
 func Kind(err error) string {
 	var ne net.Error
 	switch {
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "port_exhaustion"
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return "no_free_conns"
 	case errors.Is(err, fasthttp.ErrConnectionClosed),

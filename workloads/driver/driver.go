@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 )
 
 // Request is a pre-encoded HTTP/1.1 request and the response it must get.
@@ -67,7 +68,20 @@ type Conn struct {
 
 	keepBody bool
 	body     []byte
+	// deadline is the read/write deadline last set on nc; RoundTrip moves
+	// it forward once half of Timeout has passed.
+	deadline time.Time
 }
+
+// MaxBody is the largest response body the driver accepts: a bad
+// Content-Length must not make it allocate or wait for terabytes.
+const MaxBody = 64 << 20
+
+// Timeout bounds every round trip: a server that stops answering fails the
+// request with a timeout instead of hanging the load. It is set as a
+// connection deadline refreshed every Timeout/2, so a round trip fails
+// after at most Timeout and at least Timeout/2 of silence.
+const Timeout = 10 * time.Second
 
 // NewConn wraps nc. With keepBody, Body returns the last response's body.
 func NewConn(nc net.Conn, keepBody bool) *Conn {
@@ -84,6 +98,12 @@ func (c *Conn) CloseConn() error { return c.nc.Close() }
 // RoundTrip writes req and reads one response, checking it against req.
 // Transport errors are returned as they are; check failures as *CheckError.
 func (c *Conn) RoundTrip(req *Request) error {
+	if now := time.Now(); c.deadline.Sub(now) < Timeout/2 {
+		c.deadline = now.Add(Timeout)
+		if err := c.nc.SetDeadline(c.deadline); err != nil {
+			return err
+		}
+	}
 	if _, err := c.nc.Write(req.Raw); err != nil {
 		return err
 	}
@@ -136,6 +156,9 @@ func (c *Conn) readResponse() error {
 			n, ok := parseUint(line[len(headerContentLength):])
 			if !ok {
 				return &CheckError{Kind: ErrFraming, Detail: "bad Content-Length"}
+			}
+			if n > MaxBody {
+				return &CheckError{Kind: ErrFraming, Detail: fmt.Sprintf("Content-Length %d is above the driver's %d", n, MaxBody)}
 			}
 			c.BodyLen = n
 		case hasPrefixFold(line, headerTransferEncoding):
@@ -210,4 +233,5 @@ func parseUint(b []byte) (int, bool) {
 func (c *Conn) Reset(nc net.Conn) {
 	c.nc = nc
 	c.br.Reset(nc)
+	c.deadline = time.Time{}
 }

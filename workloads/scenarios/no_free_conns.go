@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -36,11 +35,6 @@ const (
 
 // Run implements Scenario.
 func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
-	srv, err := startFast(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
 	o := &Outcome{}
 	for _, wait := range []time.Duration{0, 5 * time.Second} {
 		role, cfg := "before", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=0; %d callers", nfcConns, nfcWorkers)
@@ -48,28 +42,53 @@ func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
 			role, cfg = "after", fmt.Sprintf("HostClient MaxConns=%d, MaxConnWaitTimeout=%v; %d callers", nfcConns, wait, nfcWorkers)
 		}
 		row := Row{Role: role, Config: cfg, Client: ClientConfig{Client: "fasthttp_host", MaxConns: nfcConns, MaxConnWaitTimeout: wait, Concurrency: nfcWorkers, Idempotent: true}}
-		var dials counter
-		dial := dials.dialer(srv.Addr)
-		hc := &fasthttp.HostClient{Addr: srv.Addr, MaxConns: nfcConns, MaxConnWaitTimeout: wait,
-			Dial: func(string) (net.Conn, error) { return dial() }}
-		t := newTally(&row)
-		url := "http://" + srv.Addr + "/"
-		err := hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) {
-			code, _, err := hc.Get(nil, url)
-			if err == nil && code != 200 {
-				return fmt.Errorf("status %d", code), "status"
-			}
-			return err, ""
+		err := onFreshServer(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, &row, func(l *lab, t *tally) error {
+			hc := &fasthttp.HostClient{Addr: l.srv.Addr, MaxConns: nfcConns, MaxConnWaitTimeout: wait, Dial: l.fastDial()}
+			defer hc.CloseIdleConnections()
+			return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) {
+				code, _, err := hc.Get(nil, l.url())
+				if err == nil && code != 200 {
+					return fmt.Errorf("status %d", code), "status"
+				}
+				return err, ""
+			})
 		})
-		hc.CloseIdleConnections()
 		if err != nil {
 			return nil, err
 		}
-		row.Dials = dials.n.Load()
-		row.TimeWait = timeWait(srv.port())
 		o.Rows = append(o.Rows, row)
 	}
+	// net/http's MaxConnsPerHost queues instead of failing.
+	row := Row{Role: "also", Config: fmt.Sprintf("net/http Transport MaxConnsPerHost=%d (MaxIdleConnsPerHost=%d); %d callers", nfcConns, nfcConns, nfcWorkers),
+		Client: ClientConfig{Client: "nethttp", MaxIdleConnsPerHost: nfcConns, Concurrency: nfcWorkers, DrainsBody: true, Idempotent: true}}
+	err := onFreshServer(func(ctx *fasthttp.RequestCtx) { time.Sleep(nfcHandler); ctx.SetBodyString("ok") }, &row, func(l *lab, t *tally) error {
+		tr := transport(l.dial())
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = nfcConns, nfcConns
+		defer tr.CloseIdleConnections()
+		g := netHTTPGetter{tr}
+		return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) { return g.get(l.url()), "" })
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.Rows = append(o.Rows, row)
+	o.Facts = append(o.Facts, fmt.Sprintf("net/http with MaxConnsPerHost=%d: %d errors, the server ran at most %d handlers at once, %d dials: callers wait for a connection (p99 %s) where fasthttp without MaxConnWaitTimeout fails",
+		nfcConns, row.Failed(), row.Server.Peak, row.Dials, row.p99Cell()))
 	return o, nil
+}
+
+// Diagnose implements Scenario: more callers than MaxConns (512 unset)
+// and no wait.
+func (s NoFreeConns) Diagnose(c ClientConfig) []Exposure {
+	n, unset := c.maxConns()
+	if !c.fast() || c.Concurrency <= n || c.MaxConnWaitTimeout > 0 {
+		return nil
+	}
+	what := fmt.Sprintf("MaxConns=%d", n)
+	if unset {
+		what = fmt.Sprintf("MaxConns unset (DefaultMaxConnsPerHost=%d)", n)
+	}
+	return expose(s, "%s < %d concurrent requests and MaxConnWaitTimeout=0: ErrNoFreeConns; set MaxConnWaitTimeout or raise MaxConns", what, c.Concurrency)
 }
 
 // Check implements Scenario.
@@ -81,8 +100,15 @@ func (NoFreeConns) Check(o *Outcome) error {
 	if a.Failed() != 0 || a.OK != nfcWorkers*nfcPer {
 		return fmt.Errorf("after: %d of %d ok, errors %v: MaxConnWaitTimeout did not remove the failures", a.OK, nfcWorkers*nfcPer, a.Errors)
 	}
-	if a.Dials > nfcConns {
-		return fmt.Errorf("after: %d dials, want at most MaxConns=%d", a.Dials, nfcConns)
+	if a.Dials > nfcConns || a.Server.Peak > nfcConns {
+		return fmt.Errorf("after: %d dials, server peak %d handlers: want at most MaxConns=%d of each", a.Dials, a.Server.Peak, nfcConns)
+	}
+	if b.Server.Peak > nfcConns || b.Server.Served != int64(b.OK) {
+		return fmt.Errorf("before: the server ran %d handlers at once and served %d, want ≤ MaxConns=%d and the %d that succeeded: the refused requests never left the client", b.Server.Peak, b.Server.Served, nfcConns, b.OK)
+	}
+	q := o.Row("also")
+	if q.Failed() != 0 || q.Server.Peak > nfcConns {
+		return fmt.Errorf("net/http MaxConnsPerHost=%d: errors %v, server peak %d: want callers to queue (no error) with at most %d at once", nfcConns, q.Errors, q.Server.Peak, nfcConns)
 	}
 	return nil
 }

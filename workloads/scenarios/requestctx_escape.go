@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,7 +49,7 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 		}
 		var corrupted, checked atomic.Int64
 		var wg sync.WaitGroup
-		srv, err := startFast(func(rc *fasthttp.RequestCtx) {
+		l, err := newLab(func(rc *fasthttp.RequestCtx) {
 			body := rc.PostBody()
 			if copyFirst {
 				body = append([]byte(nil), body...)
@@ -74,9 +73,7 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 		if copyFirst {
 			row.Role, row.Config = "after", "handler copies the body, then hands the copy to a goroutine"
 		}
-		var dials counter
-		dial := dials.dialer(srv.Addr)
-		hc := &fasthttp.HostClient{Addr: srv.Addr, MaxConns: 1, Dial: func(string) (net.Conn, error) { return dial() }}
+		hc := &fasthttp.HostClient{Addr: l.srv.Addr, MaxConns: 1, Dial: l.fastDial()}
 		t := newTally(&row)
 		for i := range reqs {
 			if ctx.Err() != nil {
@@ -84,7 +81,7 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 			}
 			body := "payload-" + strconv.Itoa(i*7919%100000)
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			req.SetRequestURI("http://" + srv.Addr + "/")
+			req.SetRequestURI(l.url())
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.Header.Set("X-Body", body)
 			req.SetBodyString(body)
@@ -96,8 +93,7 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 		t.finish()
 		wg.Wait()
 		hc.CloseIdleConnections()
-		srv.stop()
-		row.Dials = dials.n.Load()
+		l.finish(&row)
 		if n := corrupted.Load(); n > 0 {
 			row.Errors["corrupted_body"] = int(n)
 		}
@@ -106,6 +102,9 @@ func (s RequestCtxEscape) Run(ctx context.Context) (*Outcome, error) {
 	}
 	return o, nil
 }
+
+// Diagnose implements Scenario: code, not configuration; no rule.
+func (RequestCtxEscape) Diagnose(ClientConfig) []Exposure { return nil }
 
 // Check implements Scenario.
 func (s RequestCtxEscape) Check(o *Outcome) error {

@@ -2,8 +2,23 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"os"
 	"testing"
+
+	"github.com/poolbench/poolbench/workloads/observe"
 )
+
+// TestMain lets a namespaced scenario re-run this binary as its child,
+// and runs the tests in a fresh network namespace where allowed, so the
+// host's socket table (other programs' TIME_WAIT) does not leak in.
+func TestMain(m *testing.M) {
+	RunChild()
+	if code, ok := observe.Isolate(); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
 
 // TestScenarios runs every scenario: the failure must happen before and be
 // gone after (Check), and the doctor must flag the before config and clear
@@ -16,6 +31,9 @@ func TestScenarios(t *testing.T) {
 				s = r
 			}
 			o, err := s.Run(context.Background())
+			if errors.Is(err, ErrNotAllowed) {
+				t.Skipf("%s: %v", s.Name(), err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,9 +51,8 @@ func TestScenarios(t *testing.T) {
 			if !Exposed(Doctor(b.Client), s.Name()) {
 				t.Errorf("doctor does not flag the before config %+v for %s: %v", b.Client, s.Name(), Doctor(b.Client))
 			}
-			wantAfter := s.Name() == "dotimeout_leak" // the server-side work stays with either config
-			if got := Exposed(Doctor(a.Client), s.Name()); got != wantAfter {
-				t.Errorf("doctor on the after config %+v: exposed to %s = %v, want %v: %v", a.Client, s.Name(), got, wantAfter, Doctor(a.Client))
+			if Exposed(Doctor(a.Client), s.Name()) {
+				t.Errorf("doctor on the after config %+v: exposed to %s: %v", a.Client, s.Name(), Doctor(a.Client))
 			}
 		})
 	}

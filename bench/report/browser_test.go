@@ -99,7 +99,7 @@ func TestReportInChromium(t *testing.T) {
 			t.Errorf("chart %s: %s points, %d marks, %dpx wide: want data drawn", c.ID, c.Points, c.Marks, c.Width)
 		}
 	}
-	if want := []string{"throughput", "bursty", "allocs", "idle", "clients", "scenarios"}; strings.Join(sections, ",") != strings.Join(want, ",") {
+	if want := []string{"throughput", "bursty", "allocs", "idle", "clients", "scenarios", "why"}; strings.Join(sections, ",") != strings.Join(want, ",") {
 		t.Errorf("sections %v, want %v", sections, want)
 	}
 	if len(shot) < 10000 {

@@ -190,6 +190,19 @@ func stackedBarChart(id, title, y string, categories []string, stack []Series) (
 		n += len(s.Y)
 	}
 	p.NominalX(categories...)
+	// Room above the tallest stack for the legend; a stacked bar's data
+	// range is its own part, not the stack's top.
+	top := 0.0
+	for i := range categories {
+		sum := 0.0
+		for _, s := range stack {
+			if i < len(s.Y) {
+				sum += s.Y[i]
+			}
+		}
+		top = math.Max(top, sum)
+	}
+	p.Y.Min, p.Y.Max = 0, top*1.5
 	return render(p, id, title, n)
 }
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"time"
@@ -30,7 +31,7 @@ func (Wrk) Drives(k workloads.Kind) bool { return k.Name() == "keepalive" }
 // Available implements LoadTool.
 func (Wrk) Available() error {
 	if _, err := exec.LookPath("wrk"); err != nil {
-		return wrk.ErrNotInstalled
+		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
 	}
 	return nil
 }

@@ -3,14 +3,24 @@
 
 SHELL := /bin/bash
 
-# In-process matrix (see bench/main_test.go for what each value means).
+# The matrix (poolbench bench -h says exactly what each narrows). Unset
+# variables keep each layer's default:
+#   MODELS     server models, both layers (default all)
+#   ROUTES     routes, both layers (default: in-process plaintext,app; process app)
+#   CONNS      in-process connection counts (default 1,16,256); when set, also
+#              the process layer's keep-alive sweep (default 1,16,64,256,1024)
+#   VARIANTS   app variants: in-process, and the process layer at keep-alive
+#              PROC_VARIANT_CONNS connections, PROC_VARIANT_COUNT runs each
+#              (default: each switch off alone, all on, all off; all-on runs
+#              no process variant cells)
+#   TRANSPORTS, LOADS   in-process only
 COUNT      ?= 6
 BENCHTIME  ?= 100ms
-CONNS      ?= 1,16,256
-MODELS     ?= all
-TRANSPORTS ?= all
-LOADS      ?= all
-ROUTES     ?= all
+CONNS      ?=
+MODELS     ?=
+TRANSPORTS ?=
+LOADS      ?=
+ROUTES     ?=
 VARIANTS   ?= default
 
 # PROFILE=1: make bench also writes one allocation profile per in-process
@@ -25,6 +35,8 @@ GATE_FLAGS ?=
 # PROFILE_FLAGS adds poolbench run flags to make profile.
 PROC          ?= 1
 PROC_COUNT    ?= 5
+PROC_VARIANT_CONNS ?= 64
+PROC_VARIANT_COUNT ?= 3
 PROC_FLAGS    ?=
 PROFILE_FLAGS ?=
 
@@ -35,14 +47,20 @@ CELL ?=
 KIND ?= allocs
 # make report: FORCE=1 allows rewriting results/reference.
 FORCE ?=
+# make compare: A and B are runs (folders or bench.txt files); MD=1 prints markdown.
+A  ?=
+B  ?=
+MD ?=
 
-# QUICK=1 trades statistics for time: one sample per cell, fewer cells.
+# QUICK=1 trades statistics for time: one sample per cell, 50ms in-process
+# samples, 1s process windows, 16 and 256 connections in both layers.
 ifdef QUICK
 COUNT      := 1
 BENCHTIME  := 50ms
-CONNS      := 16
+CONNS      := 16,256
 PROC_COUNT := 1
-PROC_FLAGS := -duration 1s -warmup 200ms -keepalive-conns 16,256 -shortlived-conns 16 -idle-conns 1000 -gaps 2s
+PROC_VARIANT_COUNT := 1
+PROC_FLAGS := -duration 1s -warmup 200ms -shortlived-conns 16 -idle-conns 1000 -gaps 2s
 endif
 
 POOLBENCH := bin/poolbench
@@ -54,17 +72,22 @@ BUILD     := go build -o $(POOLBENCH) ./cmd/poolbench
 help: ## List the targets and the variables they read.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables (current values):"
-	@echo "  bench:   COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) CONNS=$(CONNS) MODELS=$(MODELS) TRANSPORTS=$(TRANSPORTS)"
-	@echo "           LOADS=$(LOADS) ROUTES=$(ROUTES) VARIANTS=$(VARIANTS) PROFILE=$(PROFILE) QUICK=$(QUICK)"
-	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'"
+	@echo "Variables (current values; empty: each layer's default, see poolbench bench -h):"
+	@echo "  bench:   MODELS=$(MODELS) ROUTES=$(ROUTES)   (both layers)"
+	@echo "           CONNS=$(CONNS)   (in-process; when set, also the process keep-alive sweep)"
+	@echo "           VARIANTS=$(VARIANTS)   (in-process; process: keep-alive at PROC_VARIANT_CONNS=$(PROC_VARIANT_CONNS), PROC_VARIANT_COUNT=$(PROC_VARIANT_COUNT) runs)"
+	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS)   (in-process only)"
+	@echo "           COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) PROFILE=$(PROFILE)   (in-process)"
+	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'   (process layer)"
+	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16,256 PROC_COUNT=PROC_VARIANT_COUNT=1, 1s process windows)"
 	@echo "  profile: PROFILE_FLAGS='$(PROFILE_FLAGS)'"
 	@echo "  report:  RUN=$(RUN) FORCE=$(FORCE)   pprof: RUN=$(RUN) CELL=$(CELL) KIND=$(KIND)"
-	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'"
+	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'   (cells: GATE_FLAGS='-models … -routes … -conns …')"
+	@echo "  compare: A=$(A) B=$(B) MD=$(MD)"
 
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
-	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' -conns '$(CONNS)' -models '$(MODELS)' -transports '$(TRANSPORTS)' -loads '$(LOADS)' -routes '$(ROUTES)' -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-flags '$(PROC_FLAGS)'
+	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' $(if $(CONNS),-conns '$(CONNS)') $(if $(MODELS),-models '$(MODELS)') $(if $(ROUTES),-routes '$(ROUTES)') $(if $(TRANSPORTS),-transports '$(TRANSPORTS)') $(if $(LOADS),-loads '$(LOADS)') -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-variant-conns '$(PROC_VARIANT_CONNS)' -proc-variant-count '$(PROC_VARIANT_COUNT)' -proc-flags '$(PROC_FLAGS)'
 
 .PHONY: report
 report: ## Write report.html and report.md for RUN (default: the newest run; results/reference needs FORCE=1).
@@ -82,6 +105,11 @@ pprof: ## Open go tool pprof on loopback for one cell: make pprof CELL=<cell pat
 gate: ## Gate the working tree against BASE (a git rev), interleaved; exit 1 on a regression, 2 if it cannot compare.
 	@test -n "$(BASE)$(GATE_FLAGS)" || { echo "make gate: set BASE, e.g. make gate BASE=origin/main (or GATE_FLAGS='-base-mod github.com/valyala/fasthttp@v1.73.0')" >&2; exit 2; }
 	@$(BUILD) && $(POOLBENCH) gate $(if $(BASE),-base "$(BASE)") $(GATE_FLAGS)
+
+.PHONY: compare
+compare: ## Compare two runs side by side: make compare A=results/<run> B=results/<run> [MD=1 for markdown].
+	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A and B to runs, e.g. make compare A=results/reference B=results/<run-id>" >&2; exit 2; }
+	@$(BUILD) && $(POOLBENCH) compare $(if $(MD),-md) "$(A)" "$(B)"
 
 .PHONY: test
 test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.

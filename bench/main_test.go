@@ -15,7 +15,6 @@ var (
 	flagRoutes     = flag.String("poolbench.routes", "all", "routes to run: plaintext, app (comma-separated) or all")
 	flagLoads      = flag.String("poolbench.loads", "all", "loads to run: keepalive, shortlived (comma-separated) or all")
 	flagConns      = flag.String("poolbench.conns", "1,16,256", "connection counts to sweep, e.g. 1,16,256")
-	flagPrintCells = flag.Bool("poolbench.print-cells", false, "print the selected cell names, one per line, and exit")
 	flagVariants   = flag.String("poolbench.variants", "default", "app variants: default (all on, each switch off alone, all off), all (8), or a list such as 'pool=on/conv=off/reuse=on;all-off'")
 )
 
@@ -36,12 +35,6 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poolbench:", err)
 		os.Exit(2)
-	}
-	if *flagPrintCells {
-		for _, c := range matrix.Cells() {
-			fmt.Println(c.Name())
-		}
-		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

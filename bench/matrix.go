@@ -131,6 +131,17 @@ func ClosedLoads() *registry.Registry[workloads.Kind] {
 // Spec is a matrix as text, the way flags and make variables spell it.
 type Spec struct {
 	Transports, Models, Routes, Loads, Conns, Variants string
+	// FlagPrefix is how errors name the flags: "-" for poolbench's
+	// commands (-conns); "" is the test binary's "-poolbench." (-poolbench.conns).
+	FlagPrefix string
+}
+
+// flag is the name errors give the flag of an axis.
+func (s Spec) flag(axis string) string {
+	if s.FlagPrefix == "" {
+		return "-poolbench." + axis
+	}
+	return s.FlagPrefix + axis
 }
 
 // Parse turns a Spec into a Matrix, naming the first bad value.
@@ -149,7 +160,7 @@ func (s Spec) Parse() (Matrix, error) {
 	if m.Loads, err = ClosedLoads().Parse(s.Loads); err != nil {
 		return m, err
 	}
-	if m.Conns, err = workloads.ParseConns("-poolbench.conns", s.Conns); err != nil {
+	if m.Conns, err = workloads.ParseConns(s.flag("conns"), s.Conns); err != nil {
 		return m, err
 	}
 	if m.Variants, err = app.ParseVariants(s.Variants); err != nil {

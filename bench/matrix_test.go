@@ -69,7 +69,8 @@ func TestSpecErrors(t *testing.T) {
 	}{
 		{Spec{Models: "fasthttp,nginx", Conns: "1"}, `unknown server model "nginx": want one of fasthttp, nethttp`},
 		{Spec{Conns: "1,x,3"}, `-poolbench.conns "1,x,3": "x" is not a positive integer`},
-		{Spec{Conns: "0"}, `"0" is not a positive integer`},
+		{Spec{Conns: "0"}, `-poolbench.conns "0": "0" is not a positive integer`},
+		{Spec{Conns: "0", FlagPrefix: "-"}, `-conns "0": "0" is not a positive integer`},
 		{Spec{Conns: "1", Variants: "pool=maybe"}, `a switch is on or off`},
 		{Spec{Conns: "1", Transports: "udp"}, `unknown transport "udp": want one of inmem, tcp, fakeconn`},
 		{Spec{Conns: "1", Loads: "bursty9"}, `unknown workload "bursty9": want one of keepalive, shortlived`},
@@ -105,14 +106,4 @@ func TestBadFlagsExit(t *testing.T) {
 			t.Errorf("%v: stderr %q, want one line starting with \"poolbench: \"", args, msg)
 		}
 	}
-}
-
-// TestCellCount prints how many cells the flags select (scripts/bench.sh
-// reads it for its progress line); it fails on an empty matrix.
-func TestCellCount(t *testing.T) {
-	n := len(matrix.Cells())
-	if n == 0 {
-		t.Fatal("the matrix flags select no cells")
-	}
-	t.Logf("cells: %d", n)
 }

@@ -140,3 +140,20 @@ func TestLoadPolicy(t *testing.T) {
 		t.Error("LoadPolicy(nope.json) succeeded")
 	}
 }
+
+// TestOptionsCells: the gated cells follow the matrix flags.
+func TestOptionsCells(t *testing.T) {
+	t.Parallel()
+	o := Options{Matrix: DefaultMatrix}
+	if got := o.Cells(); len(got) != 4 || !strings.HasPrefix(got[0], "BenchmarkServer/transport=inmem/model=") {
+		t.Errorf("default gate cells = %q, want 4 BenchmarkServer cells", got)
+	}
+	o.Matrix.Conns, o.Matrix.Models = "16,256", "fasthttp"
+	if got := o.Cells(); len(got) != 4 || strings.Contains(strings.Join(got, " "), "nethttp") {
+		t.Errorf("-models fasthttp -conns 16,256: cells = %q, want fasthttp's 4", got)
+	}
+	o.Matrix.Conns = "0"
+	if got := o.Cells(); got != nil {
+		t.Errorf("bad -conns: cells = %q, want none", got)
+	}
+}

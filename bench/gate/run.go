@@ -83,6 +83,26 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// DefaultMatrix is the cells gated by default, 4: the in-memory transport,
+// keep-alive at 16 connections, every model, the app route with every
+// switch on and the plaintext route.
+var DefaultMatrix = bench.Spec{Transports: "inmem", Models: "all", Routes: "app,plaintext", Loads: "keepalive", Conns: "16", Variants: "all-on", FlagPrefix: "-"}
+
+// Cells are the gated cells' benchmark names, e.g.
+// "BenchmarkServer/transport=inmem/…"; none if the matrix does not parse
+// (Validate says why).
+func (o *Options) Cells() []string {
+	m, err := o.Matrix.Parse()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range m.Cells() {
+		out = append(out, "BenchmarkServer/"+c.Name())
+	}
+	return out
+}
+
 // CheckBenchtime accepts go test's -benchtime forms: a positive duration or Nx.
 func CheckBenchtime(s string) error {
 	if n, ok := strings.CutSuffix(s, "x"); ok {
@@ -128,6 +148,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
+	}
+	cells := o.Cells()
+	fmt.Fprintf(log, "poolbench gate: gating %d cell(s) (change them with -transports -models -routes -loads -conns -variants):\n", len(cells))
+	for _, c := range cells {
+		fmt.Fprintf(log, "  %s\n", c)
 	}
 	start := time.Now()
 	root, err := git(ctx, "", "rev-parse", "--show-toplevel")

@@ -7,13 +7,8 @@ import (
 	"strings"
 
 	"github.com/poolbench/poolbench/profiles"
+	"github.com/poolbench/poolbench/servers/app"
 )
-
-// variantLabels are the variants the allocation table shows, in order.
-var variantLabels = []struct{ label, pool, conv, reuse string }{
-	{"all on", "on", "on", "on"}, {"pool off", "off", "on", "on"}, {"conv off", "on", "off", "on"},
-	{"reuse off", "on", "on", "off"}, {"all off", "off", "off", "off"},
-}
 
 // allocs: in-process allocations per request by variant and model, and the
 // handler functions each switch removes allocations from (profiles).
@@ -31,12 +26,12 @@ func allocs(b *builder) {
 	t := Table{Caption: "conns=" + cn, Header: append([]string{"variant"}, models...)}
 	var cats []string
 	series := seriesFor(models)
-	for _, v := range variantLabels {
-		row := []string{v.label}
+	for _, v := range app.OneOff() {
+		row := []string{variantLabel(v)}
 		ys := make([]float64, len(models))
 		have := false
 		for i, m := range models {
-			ys[i] = median(find(cells, "model", m, "conns", cn, "pool", v.pool, "conv", v.conv, "reuse", v.reuse), "allocs/op")
+			ys[i] = median(findVariant(selectKey(cells, "conns", cn), m, v), "allocs/op")
 			row = append(row, fmtNum(ys[i]))
 			have = have || !math.IsNaN(ys[i])
 		}
@@ -46,7 +41,7 @@ func allocs(b *builder) {
 		for i := range series {
 			series[i].Y = append(series[i].Y, nz(ys[i]))
 		}
-		cats = append(cats, v.label)
+		cats = append(cats, variantLabel(v))
 		t.Rows = append(t.Rows, row)
 	}
 	s.Tables = append(s.Tables, t)
@@ -54,7 +49,7 @@ func allocs(b *builder) {
 	b.chart(s, c, err)
 	if len(models) > 1 {
 		at := func(m string) string {
-			return fmtNum(median(find(cells, "model", m, "conns", cn, "pool", "on", "conv", "on", "reuse", "on"), "allocs/op"))
+			return fmtNum(median(findVariant(selectKey(cells, "conns", cn), m, app.AllOn), "allocs/op"))
 		}
 		say := "Allocations (in-process, keep-alive): with every switch on, " + models[0] + " allocates " + at(models[0]) + " objects per request"
 		for _, m := range models[1:] {

@@ -24,7 +24,7 @@ func (b *builder) reconcile(s *Section) {
 	found := map[key]map[int][]*Cell{}
 	var order []key
 	for i, l := range layers {
-		for _, c := range b.r.Where(l.filter + " /route:app " + allOn) {
+		for _, c := range b.r.Where(l.filter + " /route:app " + allOn()) {
 			k := key{c.Keys["load"], c.Keys["conns"]}
 			if k.load != "keepalive" && k.load != "shortlived" {
 				continue

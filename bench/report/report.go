@@ -41,6 +41,7 @@ var sections = []func(*builder){
 	throughput,     // throughput.go
 	bursty,         // bursty.go
 	allocs,         // allocs.go
+	techniquesProc, // techniques_proc.go
 	idle,           // idle.go
 	clients,        // clients.go
 	clientFailures, // section_scenarios.go

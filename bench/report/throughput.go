@@ -4,10 +4,19 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/poolbench/poolbench/servers/app"
 )
 
-// allOn selects the cells with every app switch on.
-const allOn = "/pool:on /conv:on /reuse:on"
+// allOn is a filter selecting the cells with every app switch on, e.g.
+// "/pool:on /conv:on /reuse:on", from the switch table.
+func allOn() string {
+	var f []string
+	for _, k := range app.SwitchKeys() {
+		f = append(f, "/"+k+":on")
+	}
+	return strings.Join(f, " ")
+}
 
 // throughput: closed-loop req/s, p99 and server CPU per request by
 // connections, every model against the baseline; the process layer, or the
@@ -16,10 +25,10 @@ func throughput(b *builder) {
 	s := &Section{ID: "throughput", Title: "Throughput by connections",
 		Intro: "Closed-loop load, app route, all switches on. Process layer: server and load in separate processes, each pinned to its own CPU; server CPU per request from the server's rusage."}
 	layer := "Proc"
-	cells := b.r.Where(".name:Proc /client:driver /route:app " + allOn)
+	cells := b.r.Where(".name:Proc /client:driver /route:app " + allOn())
 	if len(cells) == 0 {
 		layer = "Server"
-		cells = b.r.Where(".name:Server /transport:tcp /route:app " + allOn)
+		cells = b.r.Where(".name:Server /transport:tcp /route:app " + allOn())
 		s.Intro = "Closed-loop load, app route, all switches on, in-process over loopback TCP (no process layer in this run)."
 	}
 	for _, load := range []string{"keepalive", "shortlived"} {

@@ -22,7 +22,7 @@ func why(b *builder) {
 	s := &Section{ID: "why", Title: "Why: cost per request",
 		Intro: "Process layer, app route, all switches on. Each bar is one model driven by one client (poolbench's driver or wrk): the server's user CPU less GC, its GC CPU and its system (kernel) CPU per request, then the load process's own user and system CPU per request. " +
 			"Server counters come from the server's /proc and runtime/metrics at the window's edges, the load's from its own /proc, TCP counters from /proc/net/netstat and /proc/net/snmp (the whole network namespace: other processes' connections count too)."}
-	cells := withUnit(b.r.Where(".name:Proc /route:app "+allOn), "user-ns/op")
+	cells := withUnit(b.r.Where(".name:Proc /route:app "+allOn()), "user-ns/op")
 	if len(cells) == 0 {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 	"github.com/poolbench/poolbench/bench/gate"
 	"github.com/poolbench/poolbench/bench/report"
 	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/workloads/clients"
 )
 
@@ -45,10 +47,11 @@ type Config struct {
 	Matrix bench.Spec
 	// Profile adds one allocation profile per in-process cell.
 	Profile bool
-	// Proc runs the process layer, ProcCount times per cell, with
-	// ProcFlags added to `poolbench run`.
+	// Proc runs the process layer, ProcCount times per cell, narrowed by
+	// ProcScope, with ProcFlags added to `poolbench run` last (they win).
 	Proc      bool
 	ProcCount int
+	ProcScope ProcScope
 	ProcFlags []string
 	// Poolbench is the poolbench binary the process layer runs.
 	Poolbench string
@@ -56,6 +59,34 @@ type Config struct {
 	// a terminal (a bar instead of lines).
 	Out, Err io.Writer
 	TTY      bool
+}
+
+// ProcScope is what the in-process matrix's flags narrow in the process
+// layer; empty fields keep `poolbench run`'s defaults (every model, the app
+// route, keep-alive at 1,16,64,256,1024 connections).
+type ProcScope struct {
+	// Models and Routes replace the matrix's models and routes (-models,
+	// -routes) of every process run.
+	Models, Routes string
+	// KeepaliveConns replaces the keep-alive sweep (-keepalive-conns).
+	KeepaliveConns string
+	// Variants are the app variants (-variants: default, all or a list)
+	// the process layer runs besides all switches on, in their own
+	// `poolbench run`: keep-alive at VariantConns connections only, on the
+	// routes the switches apply to. The sweep runs all switches on.
+	Variants     string
+	VariantConns int
+	// VariantCount is the runs per variant cell; 0 is the sweep's
+	// ProcCount. Fewer than the sweep keeps make bench under 15 minutes.
+	VariantCount int
+}
+
+// procRun is one `poolbench run` of the process layer.
+type procRun struct {
+	step  string
+	args  []string // after run -json -out <dir> -count <count>
+	cells int
+	count int
 }
 
 // FindingError is a run that finished with a finding (a failed benchmark):
@@ -72,8 +103,8 @@ func (e *UsageError) Error() string { return e.Msg }
 // plan is a validated Config.
 type plan struct {
 	Config
-	cells     []bench.Cell
-	procCells int // -1: unknown
+	cells []bench.Cell
+	procs []procRun
 }
 
 // Validate checks every setting before anything runs or is written.
@@ -97,19 +128,135 @@ func (c Config) validate() (*plan, error) {
 		if c.ProcCount < 1 {
 			return nil, &UsageError{fmt.Sprintf("-proc-count %d: want runs per cell ≥ 1, e.g. 5", c.ProcCount)}
 		}
-		n, err := procCells(append(ProcDefaults(), c.ProcFlags...))
-		if err != nil {
-			return nil, &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
+		if p.procs, err = c.procRuns(); err != nil {
+			return nil, err
 		}
-		p.procCells = n
 	}
 	return p, nil
+}
+
+// procRuns are the process layer's `poolbench run`s: the sweep (every
+// workload, all switches on) and, if ProcScope asks for variants other than
+// all-on, the variants at keep-alive VariantConns connections.
+func (c Config) procRuns() ([]procRun, error) {
+	s := c.ProcScope
+	var scope []string
+	if s.Models != "" {
+		scope = append(scope, "-models", s.Models)
+	}
+	sweep := append(slices.Clone(scope), ProcDefaults()...) // driver and wrk side by side: loadtools.go
+	if s.Routes != "" {
+		sweep = append(sweep, "-routes", s.Routes)
+	}
+	if s.KeepaliveConns != "" {
+		sweep = append(sweep, "-keepalive-conns", s.KeepaliveConns)
+	}
+	sweep = append(sweep, c.ProcFlags...)
+	sweepCells, err := procMatrix(sweep)
+	if err != nil {
+		return nil, c.procFlagsError(err)
+	}
+	runs := []procRun{{step: "process layer", args: sweep, cells: len(sweepCells), count: c.ProcCount}}
+	vs, err := app.ParseVariants(s.Variants)
+	if err != nil {
+		return nil, &UsageError{fmt.Sprintf("-variants %q: %v", s.Variants, err)}
+	}
+	// All on at VariantConns is what the variants are read against: run it
+	// with them unless the sweep has it.
+	var list []string
+	for _, v := range vs {
+		if v != app.AllOn {
+			list = append(list, v.String())
+		}
+	}
+	if len(list) > 0 && !hasKeepaliveAllOn(sweepCells, s.VariantConns) {
+		list = append([]string{"all-on"}, list...)
+	}
+	routes := s.Routes
+	if routes == "" {
+		routes = runner.DefaultMatrix().Routes
+	}
+	rs, err := app.Routes.Parse(routes)
+	if err != nil {
+		return nil, &UsageError{fmt.Sprintf("-routes %q: %v", routes, err)}
+	}
+	var switched []string
+	for _, r := range rs {
+		if r.Variants {
+			switched = append(switched, r.Name)
+		}
+	}
+	if s.Variants == "" || len(list) == 0 || len(switched) == 0 {
+		return runs, nil
+	}
+	if s.VariantConns < 1 {
+		return nil, &UsageError{fmt.Sprintf("-proc-variant-conns %d: want a keep-alive connection count ≥ 1, e.g. 64", s.VariantConns)}
+	}
+	count := s.VariantCount
+	if count == 0 {
+		count = c.ProcCount
+	}
+	if count < 1 {
+		return nil, &UsageError{fmt.Sprintf("-proc-variant-count %d: want runs per variant cell ≥ 1, e.g. 3", s.VariantCount)}
+	}
+	variants := append(slices.Clone(scope), "-routes", strings.Join(switched, ","))
+	variants = append(append(variants, c.ProcFlags...),
+		"-loads", "keepalive", "-keepalive-conns", strconv.Itoa(s.VariantConns), "-variants", strings.Join(list, ";"))
+	n, err := procCells(variants)
+	if err != nil {
+		return nil, c.procFlagsError(err)
+	}
+	return append(runs, procRun{step: "process variants", args: variants, cells: n, count: count}), nil
+}
+
+// windowFlags picks -duration and -warmup, with their values, from
+// `poolbench run` flags.
+func windowFlags(flags []string) []string {
+	var out []string
+	for i := 0; i < len(flags); i++ {
+		name, _, hasVal := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		if !strings.HasPrefix(flags[i], "-") || (name != "duration" && name != "warmup") {
+			continue
+		}
+		out = append(out, flags[i])
+		if !hasVal && i+1 < len(flags) {
+			i++
+			out = append(out, flags[i])
+		}
+	}
+	return out
+}
+
+// hasKeepaliveAllOn reports whether cells hold a keep-alive cell at conns
+// connections with every switch on.
+func hasKeepaliveAllOn(cells []runner.Cell, conns int) bool {
+	for _, c := range cells {
+		if c.Load.Name() == "keepalive" && c.Conns == conns && c.Variant != nil && *c.Variant == app.AllOn {
+			return true
+		}
+	}
+	return false
+}
+
+// procFlagsError is a process matrix error, naming -proc-flags when it has
+// any (the other process flags come from the in-process ones, checked first).
+func (c Config) procFlagsError(err error) error {
+	if len(c.ProcFlags) == 0 {
+		return &UsageError{"process layer: " + err.Error()}
+	}
+	return &UsageError{fmt.Sprintf("-proc-flags %q: %v", strings.Join(c.ProcFlags, " "), err)}
 }
 
 // procCells counts the process layer's cells from the matrix flags among
 // flags (the rest are `poolbench run`'s to check), validating their values.
 // The matrix's flags are the ones runner.MatrixSpec registers.
 func procCells(flags []string) (int, error) {
+	cells, err := procMatrix(flags)
+	return len(cells), err
+}
+
+// procMatrix is the process layer's cells from the matrix flags among flags.
+func procMatrix(flags []string) ([]runner.Cell, error) {
 	spec := runner.DefaultMatrix()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -127,20 +274,16 @@ func procCells(flags []string) (int, error) {
 		matrix = append(matrix, flags[i])
 		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !hasVal && !isBool {
 			if i+1 >= len(flags) {
-				return 0, fmt.Errorf("-%s has no value", name)
+				return nil, fmt.Errorf("-%s has no value", name)
 			}
 			i++
 			matrix = append(matrix, flags[i])
 		}
 	}
 	if err := fs.Parse(matrix); err != nil {
-		return 0, err
+		return nil, err
 	}
-	cells, err := spec.Cells()
-	if err != nil {
-		return 0, err
-	}
-	return len(cells), nil
+	return spec.Cells()
 }
 
 // Run runs the pipeline. Errors: *UsageError before anything ran, ctx's
@@ -208,13 +351,20 @@ func (p *plan) run(ctx context.Context) error {
 		}
 	}
 	if p.Proc {
-		fmt.Fprintf(p.Err, "poolbench: process layer (poolbench run -count %d %s)\n", p.ProcCount, strings.Join(p.ProcFlags, " "))
-		args := append(append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(p.ProcCount)}, ProcDefaults()...), p.ProcFlags...)
-		if err := p.poolbenchRun(ctx, "process", p.procCells*p.ProcCount, args); err != nil {
-			return err
+		for _, r := range p.procs {
+			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, r.count, r.count, strings.Join(r.args, " "))
+			args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(r.count)}, r.args...)
+			if err := p.poolbenchRun(ctx, r.step, r.cells*r.count, args); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(p.Err, "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)")
-		args = ProfileArgs(p.Dir, nil)
+		// The profiles' windows follow the timing runs' (QUICK's 1s).
+		extra := windowFlags(p.ProcFlags)
+		if p.ProcScope.Models != "" {
+			extra = append(extra, "-models", p.ProcScope.Models)
+		}
+		args := ProfileArgs(p.Dir, extra)
 		n, err := procCells(args[1:])
 		if err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 
 	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/runner"
+	"github.com/poolbench/poolbench/servers"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 func TestProgressLines(t *testing.T) {
@@ -93,12 +95,91 @@ func TestProcCells(t *testing.T) {
 	}
 }
 
+// TestProcRuns: the in-process flags narrow the process layer, and the
+// variants run beside the sweep at one keep-alive connection count only.
+func TestProcRuns(t *testing.T) {
+	t.Parallel()
+	sweep, err := procCells(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := len(servers.Models.All())
+	oneOff := len(app.OneOff()) - 1 // all-on is in the sweep
+	tests := []struct {
+		name        string
+		scope       ProcScope
+		flags       []string
+		cells       []int // per run: sweep, variants
+		variantArgs string
+	}{
+		{"default", ProcScope{Variants: "default", VariantConns: 64, VariantCount: 3}, nil, []int{sweep, models * oneOff},
+			"-routes app -loads keepalive -keepalive-conns 64 -variants " + variantList(app.OneOff()[1:])},
+		{"all-on only", ProcScope{Variants: "all-on", VariantConns: 64}, nil, []int{sweep}, ""},
+		{"no switched route", ProcScope{Routes: "plaintext", Variants: "default", VariantConns: 64}, nil, []int{-1}, ""},
+		{"one model, one conns", ProcScope{Models: "fasthttp", KeepaliveConns: "16", Variants: "pool=off", VariantConns: 32},
+			[]string{"-loads", "keepalive", "-keepalive-conns", "16,256"}, []int{2, 2},
+			// all on at 32 is not in the sweep: it runs with the variant.
+			"-models fasthttp -routes app -loads keepalive -keepalive-conns 16,256 -loads keepalive -keepalive-conns 32 -variants all-on;" + app.AllOn.With(app.Pool, false).String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			runs, err := Config{ProcCount: 5, ProcScope: tt.scope, ProcFlags: tt.flags}.procRuns()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != len(tt.cells) {
+				t.Fatalf("%d poolbench runs %+v, want %d", len(runs), runs, len(tt.cells))
+			}
+			for i, want := range tt.cells {
+				if want >= 0 && runs[i].cells != want {
+					t.Errorf("run %d (%s): %d cells, want %d", i, strings.Join(runs[i].args, " "), runs[i].cells, want)
+				}
+			}
+			if runs[0].count != 5 {
+				t.Errorf("the sweep runs %d times per cell, want -proc-count's 5", runs[0].count)
+			}
+			if len(runs) > 1 {
+				want := tt.scope.VariantCount
+				if want == 0 {
+					want = 5
+				}
+				if runs[1].count != want {
+					t.Errorf("the variant cells run %d times, want %d", runs[1].count, want)
+				}
+			}
+			if tt.variantArgs != "" {
+				if got := strings.Join(runs[1].args, " "); got != tt.variantArgs {
+					t.Errorf("variant run args:\n %s\nwant\n %s", got, tt.variantArgs)
+				}
+			}
+		})
+	}
+}
+
+func TestWindowFlags(t *testing.T) {
+	t.Parallel()
+	got := strings.Join(windowFlags(strings.Fields("-duration 1s -warmup=200ms -keepalive-conns 16 --duration 2s -gaps 2s")), " ")
+	if want := "-duration 1s -warmup=200ms --duration 2s"; got != want {
+		t.Errorf("windowFlags = %q, want %q", got, want)
+	}
+}
+
+func variantList(vs []app.Variant) string {
+	var s []string
+	for _, v := range vs {
+		s = append(s, v.String())
+	}
+	return strings.Join(s, ";")
+}
+
 // TestRunRefusesBeforeWriting: every bad setting is a UsageError and
 // nothing is created.
 func TestRunRefusesBeforeWriting(t *testing.T) {
 	t.Parallel()
 	good := Config{Count: 1, Benchtime: "10x", GOMAXPROCS: 1, Proc: true, ProcCount: 1,
-		Matrix: bench.Spec{Transports: "all", Models: "all", Routes: "all", Loads: "all", Conns: "1", Variants: "default"}}
+		Matrix:    bench.Spec{Transports: "all", Models: "all", Routes: "all", Loads: "all", Conns: "1", Variants: "default", FlagPrefix: "-"},
+		ProcScope: ProcScope{Variants: "default", VariantConns: 64}}
 	tests := []struct {
 		name string
 		edit func(*Config)
@@ -107,10 +188,14 @@ func TestRunRefusesBeforeWriting(t *testing.T) {
 		{"count", func(c *Config) { c.Count = 0 }, "-count 0"},
 		{"benchtime", func(c *Config) { c.Benchtime = "soon" }, `-benchtime "soon"`},
 		{"gomaxprocs", func(c *Config) { c.GOMAXPROCS = 0 }, "-gomaxprocs 0"},
-		{"conns", func(c *Config) { c.Matrix.Conns = "0" }, `conns sweep "0"`},
+		{"conns", func(c *Config) { c.Matrix.Conns = "0" }, `-conns "0"`},
 		{"model", func(c *Config) { c.Matrix.Models = "apache" }, `"apache"`},
 		{"proc count", func(c *Config) { c.ProcCount = 0 }, "-proc-count 0"},
 		{"proc flags", func(c *Config) { c.ProcFlags = []string{"-loads", "nope"} }, `-proc-flags "-loads nope"`},
+		{"proc variants", func(c *Config) { c.ProcScope.Variants = "pool=maybe" }, `-variants "pool=maybe"`},
+		{"proc variant conns", func(c *Config) { c.ProcScope.VariantConns = 0 }, "-proc-variant-conns 0"},
+		{"proc variant count", func(c *Config) { c.ProcScope.VariantCount = -1 }, "-proc-variant-count -1"},
+		{"proc keepalive conns", func(c *Config) { c.ProcScope.KeepaliveConns = "x" }, `-keepalive-conns "x"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 // table is one benchstat table printed at the end of a run.
@@ -23,7 +25,7 @@ var tables = []table{
 	{title: "process layer: client models, each in its own load process against a server process", proc: true,
 		args: []string{"-filter", ".name:Proc /load:client .unit:(req/s OR p99-ns OR dials/1k-req OR timewait-socks)", "-col", "/client", "-row", "/conns"}},
 	{title: "process layer, server on its own pinned cpu: keepalive and shortlived (rows: load × conns)", proc: true,
-		args: []string{"-filter", ".name:Proc /client:driver /load:(keepalive OR shortlived) .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)", "-col", "/model", "-row", "/load,/conns"}},
+		args: []string{"-filter", ".name:Proc /client:driver /load:(keepalive OR shortlived) " + allOn() + " .unit:(req/s OR p99-ns OR cpu-ns/op OR allocs/op)", "-col", "/model", "-row", "/load,/conns"}},
 	{title: "process layer: bursty, open loop, latency from the intended send time (rows: silence between bursts)", proc: true,
 		args: []string{"-filter", ".name:Proc /load:bursty .unit:(p50-ns OR p99-ns OR p999-ns OR allocs/op)", "-col", "/model", "-row", "/gap"}},
 	{title: "process layer: idle connections, server memory per connection (rows: conns × ReduceMemoryUsage)", proc: true,
@@ -38,6 +40,12 @@ func (p *plan) tables(ctx context.Context, out, techniques string) {
 		}
 		p.benchstat(ctx, t.title, out, t.args)
 	}
+	if len(p.procs) > 1 {
+		keys := app.SwitchKeys()
+		p.benchstat(ctx, fmt.Sprintf("process layer: what each technique buys under real sockets (keepalive, %d conns; rows: %s on/off)", p.ProcScope.VariantConns, strings.Join(keys, " ")), out,
+			[]string{"-filter", fmt.Sprintf(".name:Proc /client:driver /load:keepalive /conns:%d .unit:(req/s OR cpu-ns/op OR allocs/op)", p.ProcScope.VariantConns),
+				"-col", "/model", "-row", "/" + strings.Join(keys, ",/")})
+	}
 	if p.Proc {
 		fmt.Fprintf(p.Out, "\nRaw open-loop results: go tool vegeta report %s/vegeta/<cell>.vegeta.bin\n", p.Dir)
 	}
@@ -45,8 +53,20 @@ func (p *plan) tables(ctx context.Context, out, techniques string) {
 		[]string{"-col", "/switch", "-filter", ".unit:(sec/op OR allocs/op)"})
 	fmt.Fprintf(p.Out, "\nReport: %s/report.html (open from disk) and %s/report.md\n", p.Dir, p.Dir)
 	fmt.Fprintln(p.Out, "More slices (README, 'Reading results'):")
-	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Proc /load:keepalive' -col /model -row /conns %s\n", out)
+	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Proc /client:driver /load:keepalive %s' -col /model -row /conns %s\n", allOn(), out)
 	fmt.Fprintf(p.Out, "  go tool benchstat -filter '.name:Server /conv:on /reuse:on' -col '/pool@(off on)' -row /model,/transport,/load,/conns %s\n", out)
+}
+
+// allOn is the filter of the cells with every app switch on.
+func allOn() string {
+	var b strings.Builder
+	for i, k := range app.SwitchKeys() {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "/%s:on", k)
+	}
+	return b.String()
 }
 
 // benchstat prints one table under a title, blank lines dropped; a

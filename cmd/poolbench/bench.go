@@ -34,6 +34,22 @@ results/<yyyymmdd-hhmmss>-<sha7>/ (bench.txt, techniques.txt), then the
 process layer (poolbench run) and its server-only profiles, the client
 scenarios (scenarios.json), the report, and prints benchstat tables.
 -only profile runs only the server-only profiling runs (make profile).
+
+What the matrix flags narrow:
+  -models     both layers (and the server-only profiles)
+  -routes     both layers; unset, each layer's default (in-process:
+              plaintext,app; process: app)
+  -conns      the in-process matrix and, when set, the process layer's
+              keep-alive sweep (default 1,16,64,256,1024); other process
+              workloads keep theirs
+  -variants   the in-process matrix, and the process layer's variant cells:
+              keep-alive at -proc-variant-conns connections only,
+              -proc-variant-count runs each, beside the sweep, which runs all
+              switches on (-variants all-on: no variant cells)
+  -transports, -loads   the in-process layer only (the process layer runs
+              over TCP, every workload; narrow it with -proc-flags '-loads …')
+The client matrix and the technique micro-benchmarks are not narrowed.
+
 Progress: a bar on a terminal, else one line per finished cell with its ETA.
 Exit 0: done; 1: a benchmark failed; 2: a bad flag (nothing run or
 written); 130/143: interrupted (finished cells kept).
@@ -41,25 +57,38 @@ written); 130/143: interrupted (finished cells kept).
 flags:`)
 		fs.PrintDefaults()
 	}
-	c := suite.Config{Matrix: bench.Spec{Transports: "all", Models: "all", Routes: "all", Loads: "all", Conns: "1,16,256", Variants: "default"}}
+	c := suite.Config{Matrix: bench.Spec{Transports: "all", Models: "all", Routes: "all", Loads: "all", Conns: "1,16,256", Variants: "default", FlagPrefix: "-"}}
 	fs.IntVar(&c.Count, "count", 6, "in-process: samples per cell (go test -count)")
 	fs.StringVar(&c.Benchtime, "benchtime", "100ms", "in-process: go test -benchtime per sample")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", runtime.NumCPU(), "in-process: GOMAXPROCS (go test -cpu)")
-	fs.StringVar(&c.Matrix.Conns, "conns", c.Matrix.Conns, "in-process: connection counts, e.g. 1,16,256")
-	fs.StringVar(&c.Matrix.Models, "models", c.Matrix.Models, "in-process: server models (comma-separated) or all")
-	fs.StringVar(&c.Matrix.Transports, "transports", c.Matrix.Transports, "in-process: transports (comma-separated) or all")
-	fs.StringVar(&c.Matrix.Loads, "loads", c.Matrix.Loads, "in-process: loads (comma-separated) or all")
-	fs.StringVar(&c.Matrix.Routes, "routes", c.Matrix.Routes, "in-process: routes (comma-separated) or all")
-	fs.StringVar(&c.Matrix.Variants, "variants", c.Matrix.Variants, "in-process: app variants: default, all, or a list")
+	fs.StringVar(&c.Matrix.Conns, "conns", c.Matrix.Conns, "connection counts, e.g. 1,16,256: in-process; when set, also the process keep-alive sweep")
+	fs.StringVar(&c.Matrix.Models, "models", c.Matrix.Models, "server models (comma-separated) or all: both layers")
+	fs.StringVar(&c.Matrix.Transports, "transports", c.Matrix.Transports, "transports (comma-separated) or all: in-process only")
+	fs.StringVar(&c.Matrix.Loads, "loads", c.Matrix.Loads, "loads (comma-separated) or all: in-process only")
+	fs.StringVar(&c.Matrix.Routes, "routes", c.Matrix.Routes, "routes (comma-separated) or all: in-process; when set, also the process layer (default app)")
+	fs.StringVar(&c.Matrix.Variants, "variants", c.Matrix.Variants, "app variants: default, all, or a list: in-process, and the process layer at keep-alive -proc-variant-conns")
 	fs.BoolVar(&c.Profile, "profile", false, "in-process: also one allocation profile per cell (-memprofilerate=1) into profiles/")
 	fs.BoolVar(&c.Proc, "proc", true, "run the process layer (poolbench run) and its server-only profiles")
 	fs.IntVar(&c.ProcCount, "proc-count", 5, "process layer: runs per cell")
-	procFlags := fs.String("proc-flags", "", "process layer: more poolbench run flags, space-separated, e.g. '-duration 1s -keepalive-conns 16'")
+	fs.IntVar(&c.ProcScope.VariantConns, "proc-variant-conns", 64, "process layer: keep-alive connections of the variant cells")
+	fs.IntVar(&c.ProcScope.VariantCount, "proc-variant-count", 3, "process layer: runs per variant cell (0: -proc-count)")
+	procFlags := fs.String("proc-flags", "", "process layer: more poolbench run flags, space-separated, last (they win), e.g. '-duration 1s -keepalive-conns 16'")
 	fs.StringVar(&c.Dir, "out", "", "run folder (default results/<yyyymmdd-hhmmss>-<sha7>)")
 	only := fs.String("only", "", "run one part only: profile (make profile: server-only profiling runs, with -proc-flags)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.ProcScope.Variants = c.Matrix.Variants
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "models":
+			c.ProcScope.Models = f.Value.String()
+		case "routes":
+			c.ProcScope.Routes = f.Value.String()
+		case "conns":
+			c.ProcScope.KeepaliveConns = f.Value.String()
+		}
+	})
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the poolbench binary for the process layer: %w", err)

@@ -87,6 +87,9 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 	}{
 		{[]string{"-count", "0"}, "-count 0"},
 		{[]string{"-models", "apache"}, `"apache"`},
+		{[]string{"-conns", "0"}, `-conns "0": "0" is not a positive integer`},
+		{[]string{"-proc-variant-conns", "0"}, "-proc-variant-conns 0"},
+		{[]string{"-variants", "pool=maybe"}, `a switch is on or off`},
 		{[]string{"-proc-flags", "-keepalive-conns 0"}, "-proc-flags"},
 		{[]string{"-only", "nothing"}, `-only "nothing"`},
 	} {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/bench/report"
 	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/servers"
 )
@@ -93,6 +94,22 @@ func TestExtensions(t *testing.T) {
 		t.Logf("%s: allocs/op ballast=off %.2f, on %.2f; connects/s %.0f for %.0f req/s", model, aOff, aOn, cps, rps)
 		if aOff < aOn+2 {
 			t.Errorf("%s: allocs/op ballast=off %.2f, on %.2f: want at least 2 more (the switch allocates 4)", model, aOff, aOn)
+		}
+	}
+
+	// The report: the third model against the baseline, the new switch
+	// among the variants, from the same run folder.
+	run, err := report.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := report.Build(run).Markdown()
+	for _, want := range []string{
+		"| nethttp_mux req/s |", "| nethttp_mux/nethttp |", // the throughput table, against the baseline
+		"| nethttp_mux | ballast off |", "| nethttp | ballast off |", // what each technique buys, process layer
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report of the run lacks %q:\n%s", want, md)
 		}
 	}
 }

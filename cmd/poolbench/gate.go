@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/gate"
 )
 
@@ -35,6 +34,12 @@ delta and p); 2: could not compare (bad flag or policy, unknown rev, build
 failure, too few samples, different benchmarks); 130/143: interrupted.
 Leftovers of a gate that was killed are removed by the next one.
 
+The gated cells are BenchmarkServer's, chosen by -transports, -models,
+-routes, -loads, -conns and -variants (the same values as poolbench bench);
+by default 4: inmem transport, keep-alive, 16 connections, both models,
+the app route with all switches on and the plaintext route. The gate
+prints them before building.
+
 flags:`)
 		fs.PrintDefaults()
 	}
@@ -49,7 +54,7 @@ flags:`)
 	policyPath := fs.String("policy", "bench/gate.json", "policy file: threshold and alpha per unit")
 	fs.StringVar(&o.Out, "out", "", "folder for base.txt, head.txt, benchstat.txt, gate.md (default results/gate-<time>)")
 	fs.BoolVar(&o.RequireClean, "require-clean", false, "fail (exit 2) if the working tree has uncommitted changes")
-	o.Matrix = bench.Spec{Transports: "inmem", Models: "all", Routes: "app,plaintext", Loads: "keepalive", Conns: "16", Variants: "all-on"}
+	o.Matrix = gate.DefaultMatrix
 	fs.StringVar(&o.Matrix.Transports, "transports", o.Matrix.Transports, "cells to gate: transports")
 	fs.StringVar(&o.Matrix.Models, "models", o.Matrix.Models, "cells to gate: models")
 	fs.StringVar(&o.Matrix.Routes, "routes", o.Matrix.Routes, "cells to gate: routes")

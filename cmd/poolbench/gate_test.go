@@ -137,6 +137,12 @@ func TestGateCannotCompare(t *testing.T) {
 	if code != 2 || !strings.Contains(out, `base revision "no-such-branch" does not exist`) {
 		t.Errorf("unknown base: exit %d, want 2 naming the revision\n%s", code, out)
 	}
+	// -routes app: the default gate's 4 cells less the plaintext ones,
+	// printed before anything is checked out.
+	if !strings.Contains(out, "gating 2 cell(s)") || !strings.Contains(out, "\n  BenchmarkServer/transport=inmem/model=nethttp/route=app/load=keepalive/conns=16/pool=on/conv=on/reuse=on\n") ||
+		strings.Contains(out, "route=plaintext") {
+		t.Errorf("the gate did not print its 2 cells (-routes app):\n%s", out)
+	}
 	os.WriteFile(filepath.Join(repo, "scratch.txt"), []byte("dirty"), 0o644)
 	code, out = runGate(t, bin, repo, "-base", "HEAD", "-require-clean")
 	if code != 2 || !strings.Contains(out, "uncommitted changes and -require-clean is set") {
@@ -178,7 +184,7 @@ func TestGateRefusesBadInputBeforeBuilding(t *testing.T) {
 	}{
 		{"benchtime", []string{"-base", "HEAD", "-benchtime", "garbage"}, `-benchtime "garbage": want a positive duration or a count`},
 		{"models", []string{"-base", "HEAD", "-models", "apache"}, `"apache"`},
-		{"conns", []string{"-base", "HEAD", "-conns", "0"}, `-poolbench.conns "0"`},
+		{"conns", []string{"-base", "HEAD", "-conns", "0"}, `-conns "0": "0" is not a positive integer`},
 		{"cpu", []string{"-base", "HEAD", "-cpu", "x"}, `-cpu "x": want GOMAXPROCS values`},
 		{"base-mod", []string{"-base-mod", "fasthttp"}, `-base-mod "fasthttp": want module@version`},
 		{"no base", nil, "-base is required"},

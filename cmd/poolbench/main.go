@@ -34,6 +34,8 @@ var commands = []command{
 	{"scenarios", "reproduce client pool failures and their fixes; -doctor diagnoses a config", scenariosCmd},
 	{"report", "write report.html and report.md for a run folder", reportCmd},
 	{"compare", "set two runs (or sets of runs) side by side: machine, headline ratios, every cell", compareCmd},
+	{"crossover", "search the connection count where fasthttp's advantage over net/http crosses a threshold", crossoverCmd},
+	{"merge", "combine per-host load results into one bench.txt (histograms merged, never percentiles averaged)", mergeCmd},
 }
 
 func usage() {

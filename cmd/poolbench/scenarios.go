@@ -33,7 +33,8 @@ against each listed fasthttp release (a test binary built with a temporary
 go.mod, from inside the poolbench source tree) and prints which behaviours
 differ between releases (exit 1 only if a release cannot be built or run).
 With -doctor, says which failures a client config is exposed to, by the same
-rules (exit 2 for unknown clients, flags that do not apply, negative values).
+rules: exit 1 if it is exposed to any, 2 for unknown clients, flags that do
+not apply, negative values.
 
 flags:`)
 		fs.PrintDefaults()
@@ -80,6 +81,10 @@ flags:`)
 		}
 		for _, e := range exps {
 			fmt.Printf("doctor: exposed to %s: %s\n", e.Scenario, e.Why)
+		}
+		if len(exps) > 0 {
+			// A finding, by the exit-code contract: scripts can gate on it.
+			return &exitError{1, fmt.Sprintf("doctor: the config is exposed to %d known pool failure(s)", len(exps))}
 		}
 		return nil
 	}

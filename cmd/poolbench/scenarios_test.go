@@ -30,3 +30,18 @@ func TestScenariosUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorExit: a config exposed to a known failure is a finding (exit 1);
+// a config the doctor finds nothing in is not.
+func TestDoctorExit(t *testing.T) {
+	t.Parallel()
+	err := scenariosCmd(t.Context(), strings.Fields("-doctor -client fasthttp_host -max-conns 4 -concurrency 16"))
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Errorf("exposed config: got %v, want an exit-1 finding", err)
+	}
+	clean := "-doctor -client fasthttp_host -max-conns 64 -concurrency 16 -read-timeout 1s -max-attempts 1 -server-limit 64 -client-idle 1s -server-idle 5s"
+	if err := scenariosCmd(t.Context(), strings.Fields(clean)); err != nil {
+		t.Errorf("%s: got %v, want no finding", clean, err)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // The matrix flags; make bench passes them from its variables of the same
 // names. They select cells; go test's -bench filters them further.
 var (
-	flagTransports = flag.String("poolbench.transports", "all", "transports to run: inmem, tcp (comma-separated) or all")
+	flagTransports = flag.String("poolbench.transports", "all", "transports to run: inmem, tcp, fakeconn (comma-separated) or all")
 	flagModels     = flag.String("poolbench.models", "all", "server models to run: fasthttp, nethttp (comma-separated) or all")
 	flagRoutes     = flag.String("poolbench.routes", "all", "routes to run: plaintext, app (comma-separated) or all")
 	flagLoads      = flag.String("poolbench.loads", "all", "loads to run: keepalive, shortlived (comma-separated) or all")

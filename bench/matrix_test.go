@@ -24,8 +24,8 @@ func TestCellNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	cells := m.Cells()
-	// 2 transports × 2 models × 2 loads × 3 conns × (plaintext + 8 app variants)
-	if want := 2 * 2 * 2 * 3 * 9; len(cells) != want {
+	// 3 transports × 2 models × 2 loads × 3 conns × (plaintext + 8 app variants)
+	if want := 3 * 2 * 2 * 3 * 9; len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	var in bytes.Buffer
@@ -72,7 +72,7 @@ func TestSpecErrors(t *testing.T) {
 		{Spec{Conns: "0"}, `-poolbench.conns "0": "0" is not a positive integer`},
 		{Spec{Conns: "0", FlagPrefix: "-"}, `-conns "0": "0" is not a positive integer`},
 		{Spec{Conns: "1", Variants: "pool=maybe"}, `a switch is on or off`},
-		{Spec{Conns: "1", Transports: "udp"}, `unknown transport "udp": want one of inmem, tcp`},
+		{Spec{Conns: "1", Transports: "udp"}, `unknown transport "udp": want one of inmem, tcp, fakeconn`},
 		{Spec{Conns: "1", Loads: "bursty9"}, `unknown workload "bursty9": want one of keepalive, shortlived`},
 		{Spec{Conns: "1", Routes: "json"}, `unknown route "json": want one of plaintext, app`},
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"net"
+	"testing"
 
 	"github.com/valyala/fasthttp/fasthttputil"
 
@@ -16,12 +17,17 @@ type Transport struct {
 	Name string
 	// Listen returns a listener for the server and a dialer for the client.
 	Listen func() (net.Listener, workloads.Dialer, error)
+	// Drive, if set, runs the whole cell instead: the transport drives the
+	// load itself (fakeconn replays requests from memory) and must serve
+	// exactly b.N requests, checked. Listen is then unused.
+	Drive func(b *testing.B, c Cell)
 }
 
 // Transports is the registry of transports.
 var Transports = registry.New("transport", func(t Transport) string { return t.Name },
 	Transport{Name: "inmem", Listen: listenInmem},
 	Transport{Name: "tcp", Listen: listenTCP},
+	Transport{Name: "fakeconn", Drive: driveFakeconn}, // transport_fakeconn.go
 )
 
 // listenInmem connects client and server through in-memory pipes: no kernel,

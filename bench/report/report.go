@@ -46,6 +46,7 @@ var sections = []func(*builder){
 	idle,           // idle.go
 	clients,        // clients.go
 	clientFailures, // section_scenarios.go
+	why,            // why.go, reconcile.go
 }
 
 // Build turns a run into a report. Sections without data are left out and

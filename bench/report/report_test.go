@@ -36,7 +36,7 @@ func TestReportGolden(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("report.md differs from %s (go test ./bench/report -update to accept):\n%s", golden, got)
 	}
-	for _, id := range []string{"throughput", "bursty", "allocs", "techniques-proc", "idle", "clients", "scenarios"} {
+	for _, id := range []string{"throughput", "bursty", "allocs", "techniques-proc", "idle", "clients", "scenarios", "why"} {
 		found := false
 		for _, s := range rep.Sections {
 			found = found || s.ID == id

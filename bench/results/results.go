@@ -53,7 +53,7 @@ var Units = []Unit{
 
 // WriteUnits writes one `Unit <name> better=higher|lower` line per unit.
 func WriteUnits(w io.Writer) error {
-	for _, u := range Units {
+	for _, u := range append(append([]Unit{}, Units...), CostUnits...) { // CostUnits: costs.go
 		better := "lower"
 		if u.Higher {
 			better = "higher"

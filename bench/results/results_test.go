@@ -19,7 +19,7 @@ func TestWriteLineAndUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != len(Units) || lines[0] != "Unit req/s better=higher" || lines[2] != "Unit p50-ns better=lower" {
+	if len(lines) != len(Units)+len(CostUnits) || lines[0] != "Unit req/s better=higher" || lines[2] != "Unit p50-ns better=lower" {
 		t.Errorf("WriteUnits wrote %q, want one `Unit <name> better=…` line per unit, req/s first", lines)
 	}
 }

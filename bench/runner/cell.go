@@ -30,6 +30,9 @@ type Cell struct {
 	Keys map[string]string
 	// ReduceMem turns the model's reduced-memory mode on (mem=reduce).
 	ReduceMem bool
+	// Tool, if set, drives the cell instead of `poolbench load`
+	// (client=<tool name>; loadtool.go).
+	Tool LoadTool
 }
 
 // Key is the cell's name as key=value pairs in Keys order.
@@ -40,6 +43,9 @@ func (c Cell) Key() cell.Name {
 		v["mem"] = "reduce"
 	}
 	maps.Copy(v, c.Keys)
+	if c.Tool != nil {
+		v["client"] = c.Tool.Name()
+	}
 	return cell.Build(Keys(), v)
 }
 
@@ -86,6 +92,9 @@ func Loads() *registry.Registry[workloads.Kind] {
 // their settings and sweeps.
 type MatrixSpec struct {
 	Models, Loads, Routes, Variants string
+	// LoadTools selects who drives the cells: "driver", outside tools
+	// (LoadTools, e.g. wrk) or both, comma-separated (loadtool.go).
+	LoadTools string
 	// Kinds are every workload, its settings and sweep bound to flags by
 	// Flags; Loads selects which run.
 	Kinds []workloads.Kind
@@ -93,7 +102,7 @@ type MatrixSpec struct {
 
 // DefaultMatrix is what `poolbench run` and make bench run by default.
 func DefaultMatrix() MatrixSpec {
-	return MatrixSpec{Models: "all", Loads: "all", Routes: "app", Variants: "all-on", Kinds: Kinds()}
+	return MatrixSpec{Models: "all", Loads: "all", Routes: "app", Variants: "all-on", LoadTools: DriverTool, Kinds: Kinds()}
 }
 
 // Flags registers the matrix's flags on fs: the axes, then every
@@ -103,6 +112,7 @@ func (s *MatrixSpec) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.Loads, "loads", s.Loads, "workloads: "+strings.Join(registry.New("workload", workloads.Kind.Name, s.Kinds...).Names(), ", ")+" (comma-separated) or all")
 	fs.StringVar(&s.Routes, "routes", s.Routes, "routes: "+strings.Join(app.Routes.Names(), ", ")+" (comma-separated) or all")
 	fs.StringVar(&s.Variants, "variants", s.Variants, "app variants: default, all, or a list such as 'all-on;"+app.AllOn.With(0, false).String()+"'")
+	fs.StringVar(&s.LoadTools, "load-tool", s.LoadTools, "who drives the keep-alive cells: driver, "+strings.Join(LoadTools.Names(), ", ")+" or both, e.g. driver,wrk (client=wrk cells; skipped with a line when wrk is not installed)")
 	for _, k := range s.Kinds {
 		k.Flags(fs)
 		k.SweepFlags(fs)
@@ -152,7 +162,7 @@ func (s MatrixSpec) Cells() ([]Cell, error) {
 			}
 		}
 	}
-	return cells, nil
+	return withLoadTools(cells, s.LoadTools) // loadtool.go
 }
 
 // serveArgs are the `poolbench serve` arguments for the cell.

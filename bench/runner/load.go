@@ -144,8 +144,12 @@ func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 		defer f.Close()
 		plan.Record = f
 	}
+	windowErr := measureWindow(&plan, rep) // the load's own costs and TCP counters: costs.go
 	res, err := c.Workload.Run(ctx, dial, plan)
 	if err != nil {
+		return nil, err
+	}
+	if err := windowErr(); err != nil {
 		return nil, err
 	}
 	if snapErr != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolbench/poolbench/bench/results"
+	"github.com/poolbench/poolbench/bench/sysstat"
 	"github.com/poolbench/poolbench/servers/control"
 	"github.com/poolbench/poolbench/workloads"
 )
@@ -40,6 +41,13 @@ type LoadReport struct {
 	// LoadCPUs and LoadGOMAXPROCS say how the load process ran.
 	LoadCPUs       string `json:"load_cpus"`
 	LoadGOMAXPROCS int    `json:"load_gomaxprocs"`
+	// LoadProc is the load process's own counters over the window and TCP
+	// the kernel's TCP counters over it (costs.go; nil when not read).
+	LoadProc *sysstat.Proc `json:"load_proc,omitempty"`
+	TCP      *sysstat.TCP  `json:"tcp,omitempty"`
+	// Unmeasured lists units the load could not measure, left off the
+	// line (loadtool.go), e.g. p999-ns for wrk.
+	Unmeasured []string `json:"unmeasured,omitempty"`
 	// WarmupOK and WarmupNs are the warm-up's correct responses and length
 	// (closed loop), the yardstick of the window's rate floor.
 	WarmupOK int64 `json:"warmup_ok,omitempty"`
@@ -94,6 +102,7 @@ func (r *LoadReport) Metrics(t workloads.Traits) (int64, []results.Metric, error
 		{Value: float64(a.PeakRSSBytes), Unit: "peak-RSS-bytes"},
 		{Value: errs, Unit: "errors"},
 	}
+	ms = append(ms, r.costMetrics(n)...) // per-request costs: costs.go
 	for _, u := range t.Units {
 		f, ok := extras[u]
 		if !ok {
@@ -101,5 +110,5 @@ func (r *LoadReport) Metrics(t workloads.Traits) (int64, []results.Metric, error
 		}
 		ms = append(ms, results.Metric{Value: f(r, n, sec), Unit: u})
 	}
-	return int64(r.OK), ms, nil
+	return int64(r.OK), r.dropUnmeasured(ms), nil
 }

@@ -144,7 +144,7 @@ func (c Config) procRuns() ([]procRun, error) {
 	if s.Models != "" {
 		scope = append(scope, "-models", s.Models)
 	}
-	sweep := slices.Clone(scope)
+	sweep := append(slices.Clone(scope), ProcDefaults()...) // driver and wrk side by side: loadtools.go
 	if s.Routes != "" {
 		sweep = append(sweep, "-routes", s.Routes)
 	}

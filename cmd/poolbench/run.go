@@ -66,6 +66,9 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := validateCells(cells); err != nil {
 		return err
 	}
+	for _, line := range runner.SkippedTools(spec.LoadTools) { // -load-tool wrk without wrk
+		fmt.Fprintln(os.Stderr, "poolbench run:", line)
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the poolbench binary to start servers and loads: %w", err)

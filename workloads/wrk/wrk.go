@@ -144,7 +144,11 @@ loop:
 }
 
 // startPinned starts cmd from a thread pinned to cpus, so the child and
-// every thread it creates inherit the mask from its first instruction.
+// every thread it creates inherit the mask from its first instruction. The
+// thread gets its old mask back afterwards and returns to the runtime: a
+// locked thread that exits would fire the Pdeathsig of every child started
+// from it earlier (bench/runner starts its servers with Pdeathsig SIGKILL),
+// killing a server mid-cell.
 func startPinned(cmd *exec.Cmd, cpus []int) error {
 	if len(cpus) == 0 {
 		return cmd.Start()
@@ -155,14 +159,25 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the pinned thread exits with this goroutine
-		// instead of going back to the runtime's pool.
 		runtime.LockOSThread()
+		var old unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &old); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("reading this thread's cpus: %w", err)
+			return
+		}
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("pinning to cpus %v: %w", cpus, err)
 			return
 		}
-		errc <- cmd.Start()
+		err := cmd.Start()
+		restored := unix.SchedSetaffinity(0, &old) == nil
+		errc <- err
+		if !restored {
+			select {} // park the pinned thread for good rather than let it exit
+		}
+		runtime.UnlockOSThread()
 	}()
 	return <-errc
 }

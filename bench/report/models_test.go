@@ -69,7 +69,7 @@ func TestThirdModelEverywhere(t *testing.T) {
 		}
 	}
 	says := strings.Join(rep.Says, "\n")
-	for _, want := range []string{"third/nethttp throughput ratio", "third/nethttp req/s ratio", "for third.", "and third "} {
+	for _, want := range []string{"keepalive: the third/nethttp req/s ratio", "shortlived: the third/nethttp req/s ratio", "for third.", "and third "} {
 		if !strings.Contains(says, want) {
 			t.Errorf("'what this run says' lacks %q:\n%s", want, says)
 		}
@@ -85,7 +85,7 @@ func TestDeclaredBaseline(t *testing.T) {
 		t.Fatalf("Baseline = %q, want fasthttp from the file-level key", got)
 	}
 	md := Build(run).Markdown()
-	for _, want := range []string{"| nethttp/fasthttp | third/fasthttp |", "the nethttp/fasthttp throughput ratio"} {
+	for _, want := range []string{"| nethttp/fasthttp | third/fasthttp |", "the nethttp/fasthttp req/s ratio"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

@@ -2,10 +2,12 @@ package report
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/poolbench/poolbench/servers/app"
+	"github.com/poolbench/poolbench/workloads"
 )
 
 // allOn is a filter selecting the cells with every app switch on, e.g.
@@ -31,12 +33,15 @@ func throughput(b *builder) {
 		cells = b.r.Where(".name:Server /transport:tcp /route:app " + allOn())
 		s.Intro = "Closed-loop load, app route, all switches on, in-process over loopback TCP (no process layer in this run)."
 	}
-	for _, load := range []string{"keepalive", "shortlived"} {
+	loads, absent := closedLoads(cells)
+	for _, l := range absent {
+		b.missing("%s: no %s cells (%s layer)", s.Title, l, layer)
+	}
+	if len(loads) == 0 {
+		return
+	}
+	for _, load := range loads {
 		lc := selectKey(cells, "load", load)
-		if len(lc) == 0 {
-			b.missing("%s: no %s cells (%s layer)", s.Title, load, layer)
-			continue
-		}
 		models, conns := b.models(lc), values(lc, "conns")
 		others, _ := b.others(models)
 		base := b.baseline
@@ -81,11 +86,7 @@ func throughput(b *builder) {
 			continue
 		}
 		for _, m := range others {
-			if load == "keepalive" {
-				b.saysKeepalive(m, base, conns, lc)
-			} else {
-				b.saysShortlived(m, base, conns, lc)
-			}
+			b.saysRatios(load, m, base, conns, lc)
 		}
 	}
 	b.add(s)
@@ -107,18 +108,45 @@ func pairedAt(lc []*Cell, num, den, conns, unit string) paired {
 	return pairedRatio(find(lc, "model", num, "conns", conns), find(lc, "model", den, "conns", conns), unit)
 }
 
-// saysKeepalive claims a difference only where its interval excludes 1.0×,
-// and places the ratio against 1.2× only where its interval excludes 1.2×.
-func (b *builder) saysKeepalive(num, den string, conns []string, lc []*Cell) {
+// closedLoads lists the workloads among cells whose cells count requests
+// in a closed loop against every model (workloads.Kind traits), in the
+// registry's order; a workload this build does not know is kept, last.
+// absent are the registered ones of that kind the cells lack.
+func closedLoads(cells []*Cell) (out, absent []string) {
+	have := values(cells, "load")
+	for _, k := range workloads.Kinds() {
+		if t := k.Traits(); !t.Closed || t.PerConn || t.FixedServer {
+			continue
+		}
+		if slices.Contains(have, k.Name()) {
+			out = append(out, k.Name())
+		} else {
+			absent = append(absent, k.Name())
+		}
+	}
+	for _, l := range have {
+		if _, err := workloads.Registry.Lookup(l); err != nil {
+			out = append(out, l)
+		}
+	}
+	return out, absent
+}
+
+// saysRatios says how num/den's req/s ratio runs over the connection
+// counts of one load, claiming a difference only where its interval
+// excludes 1.0×, and placing it against 1.2× only where its interval
+// excludes 1.2×.
+func (b *builder) saysRatios(load, num, den string, conns []string, lc []*Cell) {
 	best, bestAt := paired{}, ""
-	var under, over, open, unresolved []string
-	measured := 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var under, over, open, unresolved, measured []string
 	for _, cn := range conns {
 		r := pairedAt(lc, num, den, cn, "req/s")
 		if len(r.Pairs) == 0 {
 			continue
 		}
-		measured++
+		measured = append(measured, cn)
+		lo, hi = math.Min(lo, r.S.Center), math.Max(hi, r.S.Center)
 		if r.vs(1) == 0 {
 			unresolved = append(unresolved, cn)
 		} else if bestAt == "" || r.S.Center > best.S.Center {
@@ -133,58 +161,28 @@ func (b *builder) saysKeepalive(num, den string, conns []string, lc []*Cell) {
 			open = append(open, cn)
 		}
 	}
-	if measured == 0 {
+	if len(measured) == 0 {
 		return
 	}
+	b.say("%s: the %s/%s req/s ratio runs from %s to %s over %s.", load, num, den, fmtRatio(lo), fmtRatio(hi), connList(measured))
 	if bestAt != "" {
 		f := find(lc, "model", num, "conns", bestAt)
 		n := find(lc, "model", den, "conns", bestAt)
-		b.say("Keep-alive: the %s/%s throughput ratio is largest at %s connections: %s (%s vs %s req/s), with %s vs %s of server CPU per request.",
-			num, den, bestAt, best, fmtRate(median(f, "req/s")), fmtRate(median(n, "req/s")), fmtNs(median(f, "cpu-ns/op")), fmtNs(median(n, "cpu-ns/op")))
+		b.say("%s: of the ratios that differ from 1.0×, the largest is at %s connections: %s (%s vs %s req/s), with %s vs %s of server CPU per request.",
+			load, bestAt, best, fmtRate(median(f, "req/s")), fmtRate(median(n, "req/s")), fmtNs(median(f, "cpu-ns/op")), fmtNs(median(n, "cpu-ns/op")))
 	}
 	if len(unresolved) > 0 {
-		b.say("Keep-alive: the %s/%s throughput ratio is not resolved at %s: its 95%% interval includes 1.0× (more rounds, or a quieter machine, would tell).", num, den, connList(unresolved))
+		b.say("%s: the %s/%s ratio is not resolved at %s: its 95%% interval includes 1.0× (more rounds, or a quieter machine, would tell).", load, num, den, connList(unresolved))
 	}
 	switch {
-	case len(over) == measured:
-		b.say("Keep-alive: the %s/%s ratio stays at or above 1.2× at every connection count measured.", num, den)
+	case len(over) == len(measured):
+		b.say("%s: the %s/%s ratio stays at or above 1.2× at every connection count measured.", load, num, den)
 	default:
 		if len(under) > 0 {
-			b.say("Keep-alive: the %s/%s ratio is below 1.2× at %s.", num, den, connList(under))
+			b.say("%s: the %s/%s ratio is below 1.2× at %s.", load, num, den, connList(under))
 		}
 		if len(open) > 0 {
-			b.say("Keep-alive: whether the %s/%s ratio reaches 1.2× is not resolved at %s.", num, den, connList(open))
+			b.say("%s: whether the %s/%s ratio reaches 1.2× is not resolved at %s.", load, num, den, connList(open))
 		}
 	}
-}
-
-// saysShortlived gives the range of the ratios and where they differ from
-// 1.0× with confidence.
-func (b *builder) saysShortlived(num, den string, conns []string, lc []*Cell) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	var resolved, unresolved []string
-	for _, cn := range conns {
-		r := pairedAt(lc, num, den, cn, "req/s")
-		if len(r.Pairs) == 0 {
-			continue
-		}
-		lo, hi = math.Min(lo, r.S.Center), math.Max(hi, r.S.Center)
-		if r.vs(1) == 0 {
-			unresolved = append(unresolved, cn)
-		} else {
-			resolved = append(resolved, cn+" ("+r.String()+")")
-		}
-	}
-	if math.IsInf(lo, 0) {
-		return
-	}
-	verdict := "not resolved from 1.0× at any connection count (every 95% interval includes it)"
-	if len(resolved) > 0 {
-		verdict = "different from 1.0× at " + strings.Join(resolved, ", ")
-		if len(unresolved) > 0 {
-			verdict += "; not resolved at " + connList(unresolved)
-		}
-	}
-	b.say("Short-lived connections (one request each, closed by the client): the %s/%s req/s ratio is between %s and %s, %s.",
-		num, den, fmtRatio(lo), fmtRatio(hi), verdict)
 }

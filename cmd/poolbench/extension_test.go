@@ -29,7 +29,8 @@ func TestMain(m *testing.M) {
 // TestExtensions runs the test-only model (ext_model_test.go), workload
 // (ext_workload_test.go) and switch (ext_switch_test.go), each one file and
 // one registry row, through the in-process matrix and a short `poolbench
-// run`, and finds them in the cell names, bench.txt and allocs/op.
+// run`, and finds them in the cell names, bench.txt, allocs/op and the
+// report of that run.
 func TestExtensions(t *testing.T) {
 	if servers.Baseline().Name != "nethttp" || servers.Names()[2] != "nethttp_mux" {
 		t.Fatalf("models %v, baseline %s: want the test model third and nethttp still the baseline", servers.Names(), servers.Baseline().Name)
@@ -100,7 +101,8 @@ func TestExtensions(t *testing.T) {
 	}
 
 	// The report: the third model against the baseline, the new switch
-	// among the variants, from the same run folder.
+	// among the variants, the new workload in the throughput section, from
+	// the same run folder.
 	run, err := report.Read(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +111,7 @@ func TestExtensions(t *testing.T) {
 	for _, want := range []string{
 		"| nethttp_mux req/s |", "| nethttp_mux/nethttp |", // the throughput table, against the baseline
 		"| nethttp_mux | ballast off |", "| nethttp | ballast off |", // what each technique buys, process layer
+		"fewreq; ratios are req/s per round", "fewreq: the nethttp_mux/nethttp req/s ratio", // the new workload's table and finding
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report of the run lacks %q:\n%s", want, md)

@@ -56,6 +56,10 @@ type Runner struct {
 	// OnRetry, if set, sees each cell that failed once and runs again.
 	OnRetry func(c Cell, err error)
 
+	// Hosts, if set, runs every cell's server and loads on other hosts
+	// (hosts.go: poolbench run --server-host/--load-hosts).
+	Hosts *Hosts
+
 	results *resultFile // the open bench.txt transaction (txn.go)
 }
 
@@ -67,6 +71,8 @@ type CellResult struct {
 	Report  *LoadReport      `json:"report"`
 	Iters   int64            `json:"iterations"`
 	Metrics []results.Metric `json:"metrics"`
+	// Hosts is each load host's report and the server's count (multi-host runs, hosts.go).
+	Hosts *HostsResult `json:"hosts,omitempty"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -135,6 +141,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 				return err
 			}
 			if err := f.Commit(); err != nil { // reliability: the line and its side files, atomically
+				return err
+			}
+			if err := r.writeHostLines(res); err != nil { // multi-host: each load host's own result (hosts.go)
 				return err
 			}
 			if r.JSON != nil {
@@ -206,6 +215,9 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 // runCell runs the cell once with the server at MemProfileRate rate (-1:
 // the runtime's default), collecting the profile kinds listed (none if "").
 func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds string) (*CellResult, error) {
+	if r.Hosts != nil { // multi-host: server and loads through host prefixes (hosts.go)
+		return r.runCellHosts(ctx, c, rate)
+	}
 	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
 	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, rate), serveEnv)
 	if err != nil {

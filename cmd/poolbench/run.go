@@ -43,6 +43,12 @@ func runCmd(ctx context.Context, args []string) error {
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	resume := fs.Bool("resume", false, "finish an interrupted run in -out: skip the cells it finished (same flags required)")
 	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
+	// multi-host (bench/runner/hosts.go, docs/multihost.md)
+	serverHost := fs.String("server-host", "", "command prefix that runs `poolbench serve` on the server host, e.g. 'ssh bench@srv' or 'ip netns exec srv' (with -load-hosts)")
+	loadHosts := fs.String("load-hosts", "", "comma-separated command prefixes, one `poolbench load` through each, started together, e.g. 'ssh lg1,ssh lg2'")
+	serverAddr := fs.String("server-addr", "127.0.0.1:0", "with -server-host: the server's HTTP listen address, the IP the load hosts dial (port 0 picks one)")
+	ship := fs.Bool("ship", false, "with -server-host: copy this poolbench binary to every host first (else `poolbench` must be on their PATH)")
+	allowRemote := fs.Bool("allow-remote", false, "with -server-host: let the server listen on and the loads dial a non-loopback -server-addr")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,6 +62,16 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	if err := validateCells(cells); err != nil {
 		return err
+	}
+	multi, err := runner.ParseHosts(*serverHost, *loadHosts) // multi-host: nil without the flags
+	if err != nil {
+		return asUsage(err)
+	}
+	if multi != nil {
+		multi.ServerAddr, multi.Ship, multi.AllowRemote = *serverAddr, *ship, *allowRemote
+		if err := multi.Validate(cells, *profile); err != nil {
+			return asUsage(err)
+		}
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -76,6 +92,14 @@ func runCmd(ctx context.Context, args []string) error {
 		sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339)))
 	if *asJSON {
 		r.JSON = os.Stdout
+	}
+	if multi != nil {
+		r.Hosts = multi
+		r.Preamble = append(r.Preamble, multi.Preamble()...)
+		if err := multi.Prepare(ctx, bin); err != nil {
+			return err
+		}
+		defer multi.Close() //nolint:errcheck // removing shipped binaries
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		r.Progress = os.Stderr

@@ -45,6 +45,7 @@ var sections = []func(*builder){
 	idle,           // idle.go
 	clients,        // clients.go
 	clientFailures, // section_scenarios.go
+	crossoverCurve, // section_crossover.go
 }
 
 // Build turns a run into a report. Sections without data are left out and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,14 +109,7 @@ func crossoverCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	type search struct {
-		Load             string  `json:"load"`
-		Metric           string  `json:"metric"`
-		Threshold        float64 `json:"threshold"`
-		ServerGOMAXPROCS string  `json:"server_gomaxprocs,omitempty"`
-		crossover.Result
-	}
-	var all []search
+	var all []crossover.Search
 	for _, p := range procList {
 		pm := cellPair{Binary: bin, Dir: filepath.Join(*out, "runs"), Load: *load, Metric: *metric, HigherIsBetter: higher,
 			Duration: *duration, Warmup: *warmup, ServerProcs: p}
@@ -129,7 +121,7 @@ func crossoverCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		all = append(all, search{*load, *metric, c.Threshold, p, r})
+		all = append(all, crossover.Search{Load: *load, Metric: *metric, Threshold: c.Threshold, ServerGOMAXPROCS: p, Result: r})
 		where := "no crossing in range"
 		if r.Found {
 			where = fmt.Sprintf("crossing between %d and %d connections (≈ %.1f)", r.Lower, r.Upper, r.Estimate)
@@ -139,12 +131,8 @@ func crossoverCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  conns=%d\tratio %.3f\t[%.3f, %.3f] at %.0f%%\t%d samples\t%v\n", pt.Conns, pt.Center, pt.Lo, pt.Hi, 100*pt.Confidence, len(pt.Samples), pt.Side)
 		}
 	}
-	b, err := json.MarshalIndent(all, "", "  ")
+	path, err := crossover.WriteFile(*out, all)
 	if err != nil {
-		return err
-	}
-	path := filepath.Join(*out, "crossover.json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "poolbench crossover: → %s\n", path)

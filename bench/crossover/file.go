@@ -1,0 +1,48 @@
+package crossover
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the searches' file in a run folder, written by
+// `poolbench crossover -out <run>` and drawn by the report.
+const FileName = "crossover.json"
+
+// Search is one search as crossover.json keeps it: what was searched and
+// its Result (the curve with its intervals and the crossing).
+type Search struct {
+	Load      string  `json:"load"`
+	Metric    string  `json:"metric"`
+	Threshold float64 `json:"threshold"`
+	// ServerGOMAXPROCS is the server's GOMAXPROCS ("" for the default).
+	ServerGOMAXPROCS string `json:"server_gomaxprocs,omitempty"`
+	Result
+}
+
+// WriteFile writes the searches to dir/crossover.json and returns its path.
+func WriteFile(dir string, searches []Search) (string, error) {
+	b, err := json.MarshalIndent(searches, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, FileName)
+	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadFile reads dir/crossover.json; ok is false when there is none.
+func ReadFile(dir string) (searches []Search, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if os.IsNotExist(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	if err := json.Unmarshal(b, &searches); err != nil {
+		return nil, true, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
+	}
+	return searches, true, nil
+}

@@ -3,6 +3,7 @@ package crossover
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 )
@@ -45,4 +46,45 @@ func ReadFile(dir string) (searches []Search, ok bool, err error) {
 		return nil, true, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
 	}
 	return searches, true, nil
+}
+
+// pointJSON is a Point whose interval ends may be null: an interval with
+// too few samples for its confidence is unbounded (±Inf), which JSON
+// numbers cannot hold.
+type pointJSON struct {
+	plainPoint
+	Lo *float64 `json:"lo"`
+	Hi *float64 `json:"hi"`
+}
+
+type plainPoint Point
+
+// finite is v, or nil where v is infinite or NaN.
+func finite(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON writes an unbounded interval end as null.
+func (p Point) MarshalJSON() ([]byte, error) {
+	return json.Marshal(pointJSON{plainPoint: plainPoint(p), Lo: finite(p.Lo), Hi: finite(p.Hi)})
+}
+
+// UnmarshalJSON reads a null interval end as unbounded (-Inf, +Inf).
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var j pointJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*p = Point(j.plainPoint)
+	p.Lo, p.Hi = math.Inf(-1), math.Inf(1)
+	if j.Lo != nil {
+		p.Lo = *j.Lo
+	}
+	if j.Hi != nil {
+		p.Hi = *j.Hi
+	}
+	return nil
 }

@@ -96,7 +96,8 @@ func crossoverChart(id, title string, sr crossover.Search) (*Chart, error) {
 			continue
 		}
 		d.XYs = append(d.XYs, plotter.XY{X: float64(pt.Conns), Y: pt.Center})
-		d.YErrors = append(d.YErrors, struct{ Low, High float64 }{pt.Center - pt.Lo, pt.Hi - pt.Center})
+		// An unbounded end (too few samples for the confidence) has no bar.
+		d.YErrors = append(d.YErrors, struct{ Low, High float64 }{bounded(pt.Center - pt.Lo), bounded(pt.Hi - pt.Center)})
 	}
 	if len(d.XYs) == 0 {
 		return &Chart{ID: id, Title: title}, nil
@@ -139,4 +140,12 @@ func crossoverChart(id, title string, sr crossover.Search) (*Chart, error) {
 		p.Legend.Add(fmt.Sprintf("crossing ≈ %.1f conns", sr.Estimate), x)
 	}
 	return render(p, id, title, len(d.XYs))
+}
+
+// bounded is an error bar's length, 0 for an unbounded interval end.
+func bounded(v float64) float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ func TestCrossoverSection(t *testing.T) {
 		Curve: []crossover.Point{
 			{Conns: 1, Samples: []float64{0.9, 0.95, 1}, Center: 0.95, Lo: 0.9, Hi: 1, Confidence: 0.95, Side: crossover.Below},
 			{Conns: 32, Samples: []float64{1.1, 1.2, 1.3}, Center: 1.2, Lo: 1.1, Hi: 1.3, Confidence: 0.95, Side: crossover.Unclear},
+			{Conns: 100, Samples: []float64{1.3, 1.4, 1.5}, Center: 1.4, Lo: math.Inf(-1), Hi: math.Inf(1), Confidence: 1, Side: crossover.Unclear},
 			{Conns: 1024, Samples: []float64{1.5, 1.6, 1.7}, Center: 1.6, Lo: 1.5, Hi: 1.7, Confidence: 0.95, Side: crossover.Above},
 		},
 		Found: true, Lower: 1, Upper: 1024, Estimate: 32, Samples: 9}}}
@@ -38,11 +40,11 @@ func TestCrossoverSection(t *testing.T) {
 		t.Fatalf("sections %d, missing %v: want the crossover section and nothing missing", len(b.rep.Sections), b.rep.Missing)
 	}
 	s := b.rep.Sections[0]
-	if len(s.Tables) != 1 || len(s.Tables[0].Rows) != 3 || s.Tables[0].Rows[1][2] != "[1.100, 1.300]" || s.Tables[0].Rows[1][5] != "unclear" {
+	if len(s.Tables) != 1 || len(s.Tables[0].Rows) != 4 || s.Tables[0].Rows[1][2] != "[1.100, 1.300]" || s.Tables[0].Rows[1][5] != "unclear" {
 		t.Errorf("table %+v: want one row per probe with its interval and side", s.Tables)
 	}
-	if len(s.Charts) != 1 || s.Charts[0].Points != 3 {
-		t.Fatalf("charts %+v: want one chart of 3 probes", s.Charts)
+	if len(s.Charts) != 1 || s.Charts[0].Points != 4 {
+		t.Fatalf("charts %+v: want one chart of 4 probes", s.Charts)
 	}
 	svg := string(s.Charts[0].SVG)
 	for _, want := range []string{"<svg", "threshold 1.2", "crossing ≈ 32.0 conns", "ratio with its interval"} {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/poolbench/poolbench/bench/crossover"
+	"github.com/poolbench/poolbench/bench/runner"
 )
 
 // crossoverMetrics are the metrics a search can follow; higher says whether
@@ -146,9 +147,10 @@ func orDefault(s string) string {
 	return s
 }
 
-// cellPair measures one ratio sample by running today's `poolbench run` for
-// one fasthttp and one net/http cell at a connection count and reading the
-// two lines of its bench.txt. It is the only part that knows how cells run.
+// cellPair measures one ratio sample by running one fasthttp and one
+// net/http cell at a connection count through the runner (what `poolbench
+// run` does, as separate server and load processes) and reading the two
+// lines of its bench.txt. It is the only part that knows how cells run.
 type cellPair struct {
 	Binary, Dir, Load, Metric string
 	HigherIsBetter            bool
@@ -161,19 +163,32 @@ type cellPair struct {
 func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 	m.n++
 	dir := filepath.Join(m.Dir, fmt.Sprintf("%03d-conns=%d", m.n, conns))
-	args := []string{"run", "-models", "fasthttp,nethttp", "-loads", m.Load, "-routes", "app", "-variants", "all-on",
-		"-" + m.Load + "-conns", strconv.Itoa(conns), "-count", "1",
-		"-duration", m.Duration.String(), "-warmup", m.Warmup.String(), "-out", dir}
+	spec := runner.DefaultMatrix()
+	spec.Models, spec.Loads, spec.Routes, spec.Variants = "fasthttp,nethttp", m.Load, "app", "all-on"
+	fs := flag.NewFlagSet("crossover", flag.ContinueOnError)
+	spec.Flags(fs)
+	if err := fs.Parse([]string{"-" + m.Load + "-conns", strconv.Itoa(conns)}); err != nil {
+		return 0, err
+	}
+	cells, err := spec.Cells()
+	if err != nil {
+		return 0, err
+	}
+	s := runner.DefaultSettings
+	if runtime.NumCPU() < 2 {
+		s.ServerCPUs, s.LoadCPUs = "", ""
+	}
+	s.Duration, s.Warmup = m.Duration, m.Warmup
 	if m.ServerProcs != "" {
-		args = append(args, "-server-gomaxprocs", m.ServerProcs)
+		if s.ServerProcs, err = strconv.Atoi(m.ServerProcs); err != nil {
+			return 0, err
+		}
 	}
-	cmd := exec.CommandContext(ctx, m.Binary, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("poolbench %s: %v: %s", strings.Join(args, " "), err, lastLine(stderr.String()))
+	r := &runner.Runner{Binary: m.Binary, Dir: dir, Settings: s, Count: 1}
+	if err := r.Run(ctx, cells); err != nil {
+		return 0, fmt.Errorf("cells at %d connections: %w", conns, err)
 	}
-	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	f, err := os.Open(r.BenchFile())
 	if err != nil {
 		return 0, err
 	}

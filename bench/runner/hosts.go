@@ -192,13 +192,7 @@ func (h *Hosts) startRemoteServer(ctx context.Context, args []string) (*hosts.Pr
 		return nil, Ready{}, nil, err
 	}
 	go func() { p.Wait(); pw.Close() }() //nolint:errcheck // reported through the ready line
-	lines := make(chan []byte, 1)
-	go func() {
-		br := bufio.NewReader(pr)
-		line, _ := br.ReadBytes('\n')
-		lines <- line
-		io.Copy(io.Discard, br) //nolint:errcheck // keep the pipe drained
-	}()
+	lines := firstLine(pr)
 	var ready Ready
 	select {
 	case line := <-lines:
@@ -341,11 +335,7 @@ func (r *Runner) runCellHosts(ctx context.Context, c Cell, rate int) (*CellResul
 		sum += rep.OK + rep.WarmupOK
 		merged.Conns += rep.Conns
 		merged.Dials += rep.Dials
-		merged.Errors.Dial += rep.Errors.Dial
-		merged.Errors.Transport += rep.Errors.Transport
-		merged.Errors.Status += rep.Errors.Status
-		merged.Errors.BodyLen += rep.Errors.BodyLen
-		merged.Errors.Framing += rep.Errors.Framing
+		merge.SumErrors(&merged.Errors, rep.Errors)
 		merged.ElapsedNs = max(merged.ElapsedNs, rep.ElapsedNs)
 		if merged.FirstError == "" {
 			merged.FirstError = rep.FirstError
@@ -440,4 +430,17 @@ func (r *Runner) writeHostLines(res *CellResult) error {
 		}
 	}
 	return nil
+}
+
+// firstLine sends the first line read from r (empty if r ends first) and
+// keeps draining r, so the writer never blocks: a server's ready line.
+func firstLine(r io.Reader) <-chan []byte {
+	lines := make(chan []byte, 1)
+	go func() {
+		br := bufio.NewReader(r)
+		line, _ := br.ReadBytes('\n')
+		lines <- line
+		io.Copy(io.Discard, br) //nolint:errcheck // keep the pipe drained
+	}()
+	return lines
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // FileName is the searches' file in a run folder, written by
@@ -24,8 +25,24 @@ type Search struct {
 }
 
 // WriteFile writes the searches to dir/crossover.json and returns its path.
+// Searches already in the file for other loads, metrics, thresholds or
+// server GOMAXPROCS are kept (so keepalive's and shortlived's searches
+// share a run); one for the same is replaced.
 func WriteFile(dir string, searches []Search) (string, error) {
-	b, err := json.MarshalIndent(searches, "", "  ")
+	old, _, err := ReadFile(dir)
+	if err != nil {
+		return "", err
+	}
+	same := func(a, b Search) bool {
+		return a.Load == b.Load && a.Metric == b.Metric && a.Threshold == b.Threshold && a.ServerGOMAXPROCS == b.ServerGOMAXPROCS
+	}
+	var all []Search
+	for _, o := range old {
+		if !slices.ContainsFunc(searches, func(n Search) bool { return same(o, n) }) {
+			all = append(all, o)
+		}
+	}
+	b, err := json.MarshalIndent(append(all, searches...), "", "  ")
 	if err != nil {
 		return "", err
 	}

@@ -30,3 +30,23 @@ func TestFileUnboundedInterval(t *testing.T) {
 		t.Errorf("bounded probe read back as %+v", b)
 	}
 }
+
+// TestFileKeepsOtherSearches: a second search for another load joins the
+// file; a repeated search replaces its earlier self.
+func TestFileKeepsOtherSearches(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ka := Search{Load: "keepalive", Metric: "req/s", Threshold: 1.2, Result: Result{Samples: 1}}
+	sl := Search{Load: "shortlived", Metric: "req/s", Threshold: 1.2, Result: Result{Samples: 2}}
+	ka2 := ka
+	ka2.Samples = 3
+	for _, s := range []Search{ka, sl, ka2} {
+		if _, err := WriteFile(dir, []Search{s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := ReadFile(dir)
+	if err != nil || len(got) != 2 || got[0].Load != "shortlived" || got[1].Load != "keepalive" || got[1].Samples != 3 {
+		t.Fatalf("file holds %+v (%v): want shortlived's search and keepalive's latest", got, err)
+	}
+}

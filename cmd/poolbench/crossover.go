@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,10 +171,13 @@ func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 	if err := fs.Parse([]string{"-" + m.Load + "-conns", strconv.Itoa(conns)}); err != nil {
 		return 0, err
 	}
-	cells, err := spec.Cells()
+	all, err := spec.Cells()
 	if err != nil {
 		return 0, err
 	}
+	// One cell per model: the default memory mode (shortlived also sweeps
+	// fasthttp's reduced-memory mode, a second fasthttp cell).
+	cells := slices.DeleteFunc(all, func(c runner.Cell) bool { return c.ReduceMem })
 	s := runner.DefaultSettings
 	if runtime.NumCPU() < 2 {
 		s.ServerCPUs, s.LoadCPUs = "", ""

@@ -164,20 +164,10 @@ type cellPair struct {
 func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 	m.n++
 	dir := filepath.Join(m.Dir, fmt.Sprintf("%03d-conns=%d", m.n, conns))
-	spec := runner.DefaultMatrix()
-	spec.Models, spec.Loads, spec.Routes, spec.Variants = "fasthttp,nethttp", m.Load, "app", "all-on"
-	fs := flag.NewFlagSet("crossover", flag.ContinueOnError)
-	spec.Flags(fs)
-	if err := fs.Parse([]string{"-" + m.Load + "-conns", strconv.Itoa(conns)}); err != nil {
-		return 0, err
-	}
-	all, err := spec.Cells()
+	cells, err := pairCells(m.Load, conns)
 	if err != nil {
 		return 0, err
 	}
-	// One cell per model: the default memory mode (shortlived also sweeps
-	// fasthttp's reduced-memory mode, a second fasthttp cell).
-	cells := slices.DeleteFunc(all, func(c runner.Cell) bool { return c.ReduceMem })
 	s := runner.DefaultSettings
 	if runtime.NumCPU() < 2 {
 		s.ServerCPUs, s.LoadCPUs = "", ""
@@ -198,6 +188,24 @@ func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 	}
 	defer f.Close()
 	return pairRatio(f, m.Metric, m.HigherIsBetter)
+}
+
+// pairCells is one fasthttp and one net/http cell of load at conns, all
+// switches on, the default memory mode (shortlived also sweeps fasthttp's
+// reduced-memory mode, which would be a second fasthttp cell).
+func pairCells(load string, conns int) ([]runner.Cell, error) {
+	spec := runner.DefaultMatrix()
+	spec.Models, spec.Loads, spec.Routes, spec.Variants = "fasthttp,nethttp", load, "app", "all-on"
+	fs := flag.NewFlagSet("crossover", flag.ContinueOnError)
+	spec.Flags(fs)
+	if err := fs.Parse([]string{"-" + load + "-conns", strconv.Itoa(conns)}); err != nil {
+		return nil, err
+	}
+	all, err := spec.Cells()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(c runner.Cell) bool { return c.ReduceMem }), nil
 }
 
 // pairRatio reads a bench.txt holding one fasthttp and one net/http line

@@ -87,3 +87,22 @@ func TestMergeUsage(t *testing.T) {
 		t.Errorf("%s written for bad input", out)
 	}
 }
+
+// TestPairCells: each probe runs exactly one fasthttp and one net/http cell
+// at its connection count, for every load a search may follow.
+func TestPairCells(t *testing.T) {
+	t.Parallel()
+	for _, load := range []string{"keepalive", "shortlived"} {
+		cells, err := pairCells(load, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range cells {
+			got = append(got, c.Name())
+		}
+		if len(cells) != 2 || cells[0].Model.Name != "fasthttp" || cells[1].Model.Name != "nethttp" || cells[0].Conns != 7 || cells[1].Conns != 7 {
+			t.Errorf("%s: cells %v: want one fasthttp and one nethttp cell at conns=7", load, got)
+		}
+	}
+}

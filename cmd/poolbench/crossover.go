@@ -162,8 +162,16 @@ type cellPair struct {
 
 // Measure implements crossover.Measure.
 func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
-	m.n++
-	dir := filepath.Join(m.Dir, fmt.Sprintf("%03d-conns=%d", m.n, conns))
+	// A fresh folder per sample: the runner appends to a bench.txt it
+	// finds, and another search may share -out.
+	var dir string
+	for {
+		m.n++
+		dir = filepath.Join(m.Dir, fmt.Sprintf("%s-gomaxprocs=%s-%03d-conns=%d", m.Load, orDefault(m.ServerProcs), m.n, conns))
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			break
+		}
+	}
 	cells, err := pairCells(m.Load, conns)
 	if err != nil {
 		return 0, err
@@ -191,8 +199,8 @@ func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 }
 
 // pairCells is one fasthttp and one net/http cell of load at conns, all
-// switches on, the default memory mode (shortlived also sweeps fasthttp's
-// reduced-memory mode, which would be a second fasthttp cell).
+// switches on, the default memory mode (a sweep of the reduced-memory mode
+// would add a second fasthttp cell).
 func pairCells(load string, conns int) ([]runner.Cell, error) {
 	spec := runner.DefaultMatrix()
 	spec.Models, spec.Loads, spec.Routes, spec.Variants = "fasthttp,nethttp", load, "app", "all-on"

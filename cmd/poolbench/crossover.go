@@ -162,16 +162,7 @@ type cellPair struct {
 
 // Measure implements crossover.Measure.
 func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
-	// A fresh folder per sample: the runner appends to a bench.txt it
-	// finds, and another search may share -out.
-	var dir string
-	for {
-		m.n++
-		dir = filepath.Join(m.Dir, fmt.Sprintf("%s-gomaxprocs=%s-%03d-conns=%d", m.Load, orDefault(m.ServerProcs), m.n, conns))
-		if _, err := os.Stat(dir); os.IsNotExist(err) {
-			break
-		}
-	}
+	dir := m.nextDir(conns)
 	cells, err := pairCells(m.Load, conns)
 	if err != nil {
 		return 0, err
@@ -196,6 +187,18 @@ func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
 	}
 	defer f.Close()
 	return pairRatio(f, m.Metric, m.HigherIsBetter)
+}
+
+// nextDir is a fresh folder for the next sample: the runner appends to a
+// bench.txt it finds, and another search may share -out.
+func (m *cellPair) nextDir(conns int) string {
+	for {
+		m.n++
+		dir := filepath.Join(m.Dir, fmt.Sprintf("%s-gomaxprocs=%s-%03d-conns=%d", m.Load, orDefault(m.ServerProcs), m.n, conns))
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return dir
+		}
+	}
 }
 
 // pairCells is one fasthttp and one net/http cell of load at conns, all

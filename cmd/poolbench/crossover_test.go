@@ -106,3 +106,19 @@ func TestPairCells(t *testing.T) {
 		}
 	}
 }
+
+// TestNextDirFresh: a second search into the same folder never reuses a
+// sample folder of the first (the runner would append to its bench.txt).
+func TestNextDirFresh(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := &cellPair{Dir: dir, Load: "keepalive"}
+	a := first.nextDir(1)
+	if err := os.MkdirAll(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := &cellPair{Dir: dir, Load: "keepalive"}
+	if b := second.nextDir(1); b == a {
+		t.Errorf("second search's first folder %s: want a fresh one", b)
+	}
+}

@@ -24,6 +24,9 @@
 //     hosts' clocks must agree (NTP).
 //  5. Each load host's results are merged by package merge (`poolbench
 //     merge`); for ad-hoc fan-out, pdsh runs the same commands.
+//
+// `poolbench run --server-host … --load-hosts …` (bench/runner's Hosts)
+// does all of it for every cell; docs/multihost.md is the recipe.
 package hosts
 
 import (

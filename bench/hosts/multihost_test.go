@@ -27,23 +27,7 @@ import (
 // the loads' results and checks the merged total equals the sum of the
 // hosts' counts and the server's own count, exactly.
 func TestMultiHost(t *testing.T) {
-	lab := netnstest.New(t, 2)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "poolbench")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/poolbench/poolbench/cmd/poolbench").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	for _, via := range []string{"ssh", "netns"} {
-		t.Run("via="+via, func(t *testing.T) {
-			pick := func(h *netnstest.Host) hosts.Host {
-				if via == "ssh" {
-					return h.SSH
-				}
-				return h.Netns
-			}
-			multiHost(t, lab, bin, pick)
-		})
-	}
+	eachVia(t, multiHost)
 }
 
 // flagOf reports whether a poolbench command lists a flag in its -h.

@@ -64,11 +64,7 @@ func ClosedResults(rs []Closed) (Merged, error) {
 		m.Conns += r.Conns
 		m.OK += r.OK
 		m.Dials += r.Dials
-		m.Errors.Dial += r.Errors.Dial
-		m.Errors.Transport += r.Errors.Transport
-		m.Errors.Status += r.Errors.Status
-		m.Errors.BodyLen += r.Errors.BodyLen
-		m.Errors.Framing += r.Errors.Framing
+		SumErrors(&m.Errors, r.Errors)
 		if r.ElapsedNs > 0 {
 			m.Rate += float64(r.OK) / time.Duration(r.ElapsedNs).Seconds()
 		}

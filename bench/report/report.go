@@ -47,6 +47,7 @@ var sections = []func(*builder){
 	clients,        // clients.go
 	clientFailures, // section_scenarios.go
 	why,            // why.go, reconcile.go
+	crossoverCurve, // section_crossover.go
 }
 
 // Build turns a run into a report. Sections without data are left out and

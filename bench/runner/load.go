@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolbench/poolbench/bench"
+	"github.com/poolbench/poolbench/internal/check"
 	"github.com/poolbench/poolbench/servers/app"
 	"github.com/poolbench/poolbench/servers/control"
 	"github.com/poolbench/poolbench/workloads"
@@ -47,19 +48,10 @@ type LoadConfig struct {
 }
 
 // CheckLoopback refuses any address outside 127.0.0.0/8 and ::1: poolbench
-// loads only servers on this machine.
+// loads only servers on this machine unless told otherwise (check.Address).
 func CheckLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("address %q is not on loopback: poolbench only loads servers on 127.0.0.0/8 or ::1", addr)
-	}
-	return nil
+	_, err := check.Address("addr", addr, false)
+	return err
 }
 
 // RunLoad runs one load process's work and reports it.
@@ -164,6 +156,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 	}
 	if h := res.Latency; h != nil && h.TotalCount() > 0 {
 		rep.P50Ns, rep.P99Ns, rep.P999Ns = h.ValueAtQuantile(50), h.ValueAtQuantile(99), h.ValueAtQuantile(99.9)
+		rep.Latency = h.Export() // multi-host: merged by package merge
 	}
 	port, err := portOf(c.Addr)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/poolbench/poolbench/bench/results"
 	"github.com/poolbench/poolbench/bench/sysstat"
 	"github.com/poolbench/poolbench/servers/control"
@@ -30,6 +32,9 @@ type LoadReport struct {
 	P50Ns      int64            `json:"p50_ns"`
 	P99Ns      int64            `json:"p99_ns"`
 	P999Ns     int64            `json:"p999_ns"`
+	// Latency is the window's latency histogram (hdrhistogram's Export),
+	// so several load hosts' results merge exactly (package merge).
+	Latency *hdrhistogram.Snapshot `json:"latency,omitempty"`
 	// Kinds counts a client model's errors by kind (load=client).
 	Kinds map[string]int64 `json:"kinds,omitempty"`
 	// TimeWait counts TIME_WAIT sockets to or from the server's port after the window.

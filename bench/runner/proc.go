@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -127,13 +126,7 @@ func startServer(ctx context.Context, bin string, args, env []string) (*server, 
 		return nil, err
 	}
 	go func() { <-p.done; pw.Close() }()
-	lines := make(chan []byte, 1)
-	go func() {
-		br := bufio.NewReader(pr)
-		line, _ := br.ReadBytes('\n')
-		lines <- line
-		io.Copy(io.Discard, br) //nolint:errcheck // keep the pipe drained
-	}()
+	lines := firstLine(pr) // hosts.go
 	s := &server{proc: p}
 	select {
 	case line := <-lines:

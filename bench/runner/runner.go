@@ -60,6 +60,10 @@ type Runner struct {
 	// OnRetry, if set, sees each cell that failed once and runs again.
 	OnRetry func(c Cell, err error)
 
+	// Hosts, if set, runs every cell's server and loads on other hosts
+	// (hosts.go: poolbench run --server-host/--load-hosts).
+	Hosts *Hosts
+
 	results *resultFile // the open bench.txt transaction (txn.go)
 }
 
@@ -73,6 +77,8 @@ type CellResult struct {
 	Metrics []results.Metric `json:"metrics"`
 	// Noise is what else ran in the window (noise.go); nil with Noise.Off.
 	Noise *Noise `json:"noise,omitempty"`
+	// Hosts is each load host's report and the server's count (multi-host runs, hosts.go).
+	Hosts *HostsResult `json:"hosts,omitempty"`
 }
 
 // Run runs every cell Count times and appends the results to bench.txt.
@@ -143,6 +149,9 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 				return err
 			}
 			if err := f.Commit(); err != nil { // reliability: the line and its side files, atomically
+				return err
+			}
+			if err := r.writeHostLines(res); err != nil { // multi-host: each load host's own result (hosts.go)
 				return err
 			}
 			if r.JSON != nil {
@@ -220,6 +229,9 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*CellResult, error) {
 // runCell runs the cell once with the server at MemProfileRate rate (-1:
 // the runtime's default), collecting the profile kinds listed (none if "").
 func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds string) (*CellResult, error) {
+	if r.Hosts != nil { // multi-host: server and loads through host prefixes (hosts.go)
+		return r.runCellHosts(ctx, c, rate)
+	}
 	serveEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.ServerProcs, 1))}
 	srv, err := startServer(ctx, r.Binary, c.serveArgs(r.Settings, rate), serveEnv)
 	if err != nil {

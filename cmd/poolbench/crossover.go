@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/poolbench/poolbench/bench/crossover"
+	"github.com/poolbench/poolbench/bench/runner"
 )
 
 // crossoverMetrics are the metrics a search can follow; higher says whether
@@ -110,14 +111,7 @@ func crossoverCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	type search struct {
-		Load             string  `json:"load"`
-		Metric           string  `json:"metric"`
-		Threshold        float64 `json:"threshold"`
-		ServerGOMAXPROCS string  `json:"server_gomaxprocs,omitempty"`
-		crossover.Result
-	}
-	var all []search
+	var all []crossover.Search
 	for _, p := range procList {
 		pm := cellPair{Binary: bin, Dir: filepath.Join(*out, "runs"), Load: *load, Metric: *metric, HigherIsBetter: higher,
 			Duration: *duration, Warmup: *warmup, ServerProcs: p}
@@ -129,7 +123,7 @@ func crossoverCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		all = append(all, search{*load, *metric, c.Threshold, p, r})
+		all = append(all, crossover.Search{Load: *load, Metric: *metric, Threshold: c.Threshold, ServerGOMAXPROCS: p, Result: r})
 		where := "no crossing in range"
 		if r.Found {
 			where = fmt.Sprintf("crossing between %d and %d connections (≈ %.1f)", r.Lower, r.Upper, r.Estimate)
@@ -139,12 +133,8 @@ func crossoverCmd(ctx context.Context, args []string) error {
 			fmt.Printf("  conns=%d\tratio %.3f\t[%.3f, %.3f] at %.0f%%\t%d samples\t%v\n", pt.Conns, pt.Center, pt.Lo, pt.Hi, 100*pt.Confidence, len(pt.Samples), pt.Side)
 		}
 	}
-	b, err := json.MarshalIndent(all, "", "  ")
+	path, err := crossover.WriteFile(*out, all)
 	if err != nil {
-		return err
-	}
-	path := filepath.Join(*out, "crossover.json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "poolbench crossover: → %s\n", path)
@@ -158,9 +148,10 @@ func orDefault(s string) string {
 	return s
 }
 
-// cellPair measures one ratio sample by running today's `poolbench run` for
-// one fasthttp and one net/http cell at a connection count and reading the
-// two lines of its bench.txt. It is the only part that knows how cells run.
+// cellPair measures one ratio sample by running one fasthttp and one
+// net/http cell at a connection count through the runner (what `poolbench
+// run` does, as separate server and load processes) and reading the two
+// lines of its bench.txt. It is the only part that knows how cells run.
 type cellPair struct {
 	Binary, Dir, Load, Metric string
 	HigherIsBetter            bool
@@ -171,26 +162,61 @@ type cellPair struct {
 
 // Measure implements crossover.Measure.
 func (m *cellPair) Measure(ctx context.Context, conns int) (float64, error) {
-	m.n++
-	dir := filepath.Join(m.Dir, fmt.Sprintf("%03d-conns=%d", m.n, conns))
-	args := []string{"run", "-models", "fasthttp,nethttp", "-loads", m.Load, "-routes", "app", "-variants", "all-on",
-		"-" + m.Load + "-conns", strconv.Itoa(conns), "-count", "1",
-		"-duration", m.Duration.String(), "-warmup", m.Warmup.String(), "-out", dir}
+	dir := m.nextDir(conns)
+	cells, err := pairCells(m.Load, conns)
+	if err != nil {
+		return 0, err
+	}
+	s := runner.DefaultSettings
+	if runtime.NumCPU() < 2 {
+		s.ServerCPUs, s.LoadCPUs = "", ""
+	}
+	s.Duration, s.Warmup = m.Duration, m.Warmup
 	if m.ServerProcs != "" {
-		args = append(args, "-server-gomaxprocs", m.ServerProcs)
+		if s.ServerProcs, err = strconv.Atoi(m.ServerProcs); err != nil {
+			return 0, err
+		}
 	}
-	cmd := exec.CommandContext(ctx, m.Binary, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("poolbench %s: %v: %s", strings.Join(args, " "), err, lastLine(stderr.String()))
+	r := &runner.Runner{Binary: m.Binary, Dir: dir, Settings: s, Count: 1}
+	if err := r.Run(ctx, cells); err != nil {
+		return 0, fmt.Errorf("cells at %d connections: %w", conns, err)
 	}
-	f, err := os.Open(filepath.Join(dir, "bench.txt"))
+	f, err := os.Open(r.BenchFile())
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	return pairRatio(f, m.Metric, m.HigherIsBetter)
+}
+
+// nextDir is a fresh folder for the next sample: the runner appends to a
+// bench.txt it finds, and another search may share -out.
+func (m *cellPair) nextDir(conns int) string {
+	for {
+		m.n++
+		dir := filepath.Join(m.Dir, fmt.Sprintf("%s-gomaxprocs=%s-%03d-conns=%d", m.Load, orDefault(m.ServerProcs), m.n, conns))
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return dir
+		}
+	}
+}
+
+// pairCells is one fasthttp and one net/http cell of load at conns, all
+// switches on, the default memory mode (a sweep of the reduced-memory mode
+// would add a second fasthttp cell).
+func pairCells(load string, conns int) ([]runner.Cell, error) {
+	spec := runner.DefaultMatrix()
+	spec.Models, spec.Loads, spec.Routes, spec.Variants = "fasthttp,nethttp", load, "app", "all-on"
+	fs := flag.NewFlagSet("crossover", flag.ContinueOnError)
+	spec.Flags(fs)
+	if err := fs.Parse([]string{"-" + load + "-conns", strconv.Itoa(conns)}); err != nil {
+		return nil, err
+	}
+	all, err := spec.Cells()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(c runner.Cell) bool { return c.ReduceMem }), nil
 }
 
 // pairRatio reads a bench.txt holding one fasthttp and one net/http line

@@ -87,3 +87,38 @@ func TestMergeUsage(t *testing.T) {
 		t.Errorf("%s written for bad input", out)
 	}
 }
+
+// TestPairCells: each probe runs exactly one fasthttp and one net/http cell
+// at its connection count, for every load a search may follow.
+func TestPairCells(t *testing.T) {
+	t.Parallel()
+	for _, load := range []string{"keepalive", "shortlived"} {
+		cells, err := pairCells(load, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range cells {
+			got = append(got, c.Name())
+		}
+		if len(cells) != 2 || cells[0].Model.Name != "fasthttp" || cells[1].Model.Name != "nethttp" || cells[0].Conns != 7 || cells[1].Conns != 7 {
+			t.Errorf("%s: cells %v: want one fasthttp and one nethttp cell at conns=7", load, got)
+		}
+	}
+}
+
+// TestNextDirFresh: a second search into the same folder never reuses a
+// sample folder of the first (the runner would append to its bench.txt).
+func TestNextDirFresh(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := &cellPair{Dir: dir, Load: "keepalive"}
+	a := first.nextDir(1)
+	if err := os.MkdirAll(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := &cellPair{Dir: dir, Load: "keepalive"}
+	if b := second.nextDir(1); b == a {
+		t.Errorf("second search's first folder %s: want a fresh one", b)
+	}
+}

@@ -48,6 +48,12 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
 	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe may run slower than the run's baseline before a window counts as disturbed")
 	fs.Float64Var(&noise.MaxOthers, "max-others-cpu", noise.MaxOthers, "percent of the cell's CPUs other processes may use before a window counts as disturbed")
+	// multi-host (bench/runner/hosts.go, docs/multihost.md)
+	serverHost := fs.String("server-host", "", "command prefix that runs `poolbench serve` on the server host, e.g. 'ssh bench@srv' or 'ip netns exec srv' (with -load-hosts)")
+	loadHosts := fs.String("load-hosts", "", "comma-separated command prefixes, one `poolbench load` through each, started together, e.g. 'ssh lg1,ssh lg2'")
+	serverAddr := fs.String("server-addr", "127.0.0.1:0", "with -server-host: the server's HTTP listen address, the IP the load hosts dial (port 0 picks one)")
+	ship := fs.Bool("ship", false, "with -server-host: copy this poolbench binary to every host first (else `poolbench` must be on their PATH)")
+	allowRemote := fs.Bool("allow-remote", false, "with -server-host: let the server listen on and the loads dial a non-loopback -server-addr")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +71,16 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	if err := validateCells(cells); err != nil {
 		return err
+	}
+	multi, err := runner.ParseHosts(*serverHost, *loadHosts) // multi-host: nil without the flags
+	if err != nil {
+		return asUsage(err)
+	}
+	if multi != nil {
+		multi.ServerAddr, multi.Ship, multi.AllowRemote = *serverAddr, *ship, *allowRemote
+		if err := multi.Validate(cells, *profile); err != nil {
+			return asUsage(err)
+		}
 	}
 	for _, line := range runner.SkippedTools(spec.LoadTools) { // -load-tool wrk without wrk
 		fmt.Fprintln(os.Stderr, "poolbench run:", line)
@@ -89,6 +105,14 @@ func runCmd(ctx context.Context, args []string) error {
 		sha, runtime.Version(), depVersion("github.com/valyala/fasthttp"), runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339)))
 	if *asJSON {
 		r.JSON = os.Stdout
+	}
+	if multi != nil {
+		r.Hosts = multi
+		r.Preamble = append(r.Preamble, multi.Preamble()...)
+		if err := multi.Prepare(ctx, bin); err != nil {
+			return err
+		}
+		defer multi.Close() //nolint:errcheck // removing shipped binaries
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		r.Progress = os.Stderr

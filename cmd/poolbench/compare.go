@@ -32,6 +32,7 @@ func compareCmd(ctx context.Context, args []string) error {
 	alpha := fs.Float64("alpha", 0.05, "significance level: a change is reported when p < alpha")
 	units := fs.String("ratio-units", "req/s,rss-bytes/conn", "units the headline ratios are taken in")
 	baseline := fs.String("baseline", servers.Baseline().Name, "the model the headline ratios divide by")
+	withExitCodes(fs)
 	var pos []string
 	for {
 		fs.SetOutput(os.Stderr)

@@ -70,15 +70,21 @@ func main() {
 	os.Exit(2)
 }
 
+// withExitCodes makes fs print to stderr and end its -h with the exit codes;
+// commands that take positional arguments call it before their own Parse.
+func withExitCodes(fs *flag.FlagSet) {
+	fs.SetOutput(os.Stderr)
+	if u := fs.Usage; u != nil {
+		fs.Usage = func() { u(); fmt.Fprint(fs.Output(), exitCodesHelp) }
+	}
+}
+
 // errUsage marks an error flag parsing has already reported.
 var errUsage = errors.New("usage")
 
 // parse parses a command's flags; extra arguments are an error.
 func parse(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(os.Stderr)
-	if u := fs.Usage; u != nil {
-		fs.Usage = func() { u(); fmt.Fprint(fs.Output(), exitCodesHelp) }
-	}
+	withExitCodes(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -170,10 +170,11 @@ func TestBadInputExitsTwoWritingNothing(t *testing.T) {
 	}
 }
 
-// Every command's -h documents the exit codes and exits 2.
+// Every registered command's -h documents the exit codes and exits 2.
 func TestHelpDocumentsExitCodes(t *testing.T) {
 	t.Parallel()
-	for _, c := range []string{"serve", "load", "run", "gate", "scenarios"} {
+	for _, cmd := range commands {
+		c := cmd.name
 		r := pb(t, t.TempDir(), t.TempDir(), c, "-h")
 		if r.code != 2 || !strings.Contains(r.stderr, "130  interrupted by SIGINT (143: SIGTERM)") || !strings.Contains(r.stderr, "2    bad usage or input") {
 			t.Errorf("%s -h: exit %d, stderr without the exit codes:\n%s", c, r.code, r.stderr)

@@ -25,6 +25,7 @@ flags:`)
 		fs.PrintDefaults()
 	}
 	force := fs.Bool("force", false, "allow rewriting the committed reference run (results/reference)")
+	withExitCodes(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}

@@ -6,17 +6,24 @@ import (
 	"github.com/poolbench/poolbench/bench/fakeconn"
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
+	"github.com/poolbench/poolbench/workloads"
 )
 
-// fakeconnShapes maps the closed-loop workloads onto fasthttp's two request
-// shapes: K requests per fake connection, and whether the request asks the
-// server to close (fakeconn.NewGET).
-var fakeconnShapes = map[string]struct {
-	perConn int
-	close   bool
-}{
-	"keepalive":  {fakeconn.TenKRequestsPerConn, false}, // Get10KReqPerConn
-	"shortlived": {fakeconn.OneRequestPerConn, true},    // Get1ReqPerConn
+// fakeconnShape maps a closed-loop workload onto fasthttp's request shapes
+// by its RequestsPerConn trait: keep-alive (0) replays 10000 requests per
+// fake connection (Get10KReqPerConn), one request per connection asks the
+// server to close (Get1ReqPerConn), and N replays N.
+func fakeconnShape(k workloads.Kind) (perConn int, close bool, ok bool) {
+	t := k.Traits()
+	switch {
+	case !t.Closed || t.PerConn || t.FixedServer:
+		return 0, false, false
+	case t.RequestsPerConn == 0:
+		return fakeconn.TenKRequestsPerConn, false, true
+	case t.RequestsPerConn == 1:
+		return fakeconn.OneRequestPerConn, true, true
+	}
+	return t.RequestsPerConn, false, true
 }
 
 // driveFakeconn is the fakeconn transport's Drive: no client and no kernel,
@@ -24,9 +31,9 @@ var fakeconnShapes = map[string]struct {
 // connections at a time, each replaying K copies of the route's request from
 // memory; exactly b.N requests are served and checked (fakeconn.Serve).
 func driveFakeconn(b *testing.B, c Cell) {
-	shape, ok := fakeconnShapes[c.Load.Name()]
+	perConn, closeEach, ok := fakeconnShape(c.Load)
 	if !ok {
-		b.Fatalf("transport=fakeconn: load %q has no fake-connection shape: want keepalive (10000 requests per connection) or shortlived (1)", c.Load.Name())
+		b.Fatalf("transport=fakeconn: load %q is not a closed loop of requests: it has no fake-connection shape", c.Load.Name())
 	}
 	v := app.AllOn
 	if c.Variant != nil {
@@ -34,8 +41,8 @@ func driveFakeconn(b *testing.B, c Cell) {
 	}
 	h := app.NewHandler(v)
 	status, _ := c.Route.Expect()
-	p := fakeconn.Plan{Request: fakeconn.NewGET(c.Route.Target, shape.close), Status: status,
-		Conns: c.Conns, RequestsPerConn: shape.perConn, Requests: b.N}
+	p := fakeconn.Plan{Request: fakeconn.NewGET(c.Route.Target, closeEach), Status: status,
+		Conns: c.Conns, RequestsPerConn: perConn, Requests: b.N}
 	b.ReportAllocs()
 	b.ResetTimer()
 	_, err := fakeconn.Serve(b, c.Model, servers.Config{Handler: h}, p)

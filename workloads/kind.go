@@ -53,6 +53,11 @@ type Traits struct {
 	// FixedServer marks a workload whose subject is the client: its cells
 	// run against the first selected server model only, all switches on.
 	FixedServer bool
+	// RequestsPerConn is how many requests a closed loop sends on one
+	// connection before the client closes it; 0 keeps connections open for
+	// the whole window (keep-alive). Outside load tools and the fakeconn
+	// transport choose their shape by it.
+	RequestsPerConn int
 	// Units are the extra units its result lines carry, beyond the
 	// per-request or per-connection set, e.g. "connects/s".
 	Units []string

@@ -20,7 +20,7 @@ var _ Kind = (*Shortlived)(nil)
 
 // Traits implements Kind: a closed loop that also counts connects and TIME_WAIT.
 func (*Shortlived) Traits() Traits {
-	return Traits{Doc: "closed loop: one request per connection, closed by the client", Closed: true,
+	return Traits{Doc: "closed loop: one request per connection, closed by the client", Closed: true, RequestsPerConn: 1,
 		Units: []string{"connects/s", "timewait-socks"}}
 }
 

@@ -26,8 +26,8 @@ func (b *builder) reconcile(s *Section) {
 	for i, l := range layers {
 		for _, c := range b.r.Where(l.filter + " /route:app " + allOn()) {
 			k := key{c.Keys["load"], c.Keys["conns"]}
-			if k.load != "keepalive" && k.load != "shortlived" {
-				continue
+			if t, ok := loadTraits(k.load); !ok || !t.Closed || t.PerConn || t.FixedServer {
+				continue // the layers compare closed loops of requests
 			}
 			if found[k] == nil {
 				found[k] = map[int][]*Cell{}

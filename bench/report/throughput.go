@@ -132,6 +132,15 @@ func closedLoads(cells []*Cell) (out, absent []string) {
 	return out, absent
 }
 
+// loadTraits are the registered workload's traits, if this build knows it.
+func loadTraits(name string) (workloads.Traits, bool) {
+	d, err := workloads.Registry.Lookup(name)
+	if err != nil {
+		return workloads.Traits{}, false
+	}
+	return d().Traits(), true
+}
+
 // saysRatios says how num/den's req/s ratio runs over the connection
 // counts of one load, claiming a difference only where its interval
 // excludes 1.0×, and placing it against 1.2× only where its interval

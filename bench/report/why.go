@@ -134,7 +134,13 @@ func (b *builder) saysWhy(load, conns string, cc []*Cell) {
 // without them, the time is spent in the processes, and the server's
 // scheduling latency says how much of it waiting to run.
 func (b *builder) saysTail(cells []*Cell) {
-	sl := selectKey(cells, "load", "shortlived")
+	var sl []*Cell // the first one-request-per-connection workload's cells
+	for _, l := range values(cells, "load") {
+		if t, ok := loadTraits(l); ok && t.Closed && t.RequestsPerConn == 1 {
+			sl = selectKey(cells, "load", l)
+			break
+		}
+	}
 	conns := values(sl, "conns")
 	if len(conns) == 0 {
 		return

@@ -25,8 +25,11 @@ var _ LoadTool = Wrk{}
 func (Wrk) Name() string { return "wrk" }
 
 // Drives implements LoadTool: wrk keeps its connections open and sends
-// back to back, which is the keepalive workload.
-func (Wrk) Drives(k workloads.Kind) bool { return k.Name() == "keepalive" }
+// back to back, which is a closed loop that never closes a connection.
+func (Wrk) Drives(k workloads.Kind) bool {
+	t := k.Traits()
+	return t.Closed && t.RequestsPerConn == 0 && !t.PerConn && !t.FixedServer
+}
 
 // Available implements LoadTool.
 func (Wrk) Available() error {

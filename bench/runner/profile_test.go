@@ -118,15 +118,29 @@ func TestCPUProfileWithoutProfilerFrames(t *testing.T) {
 	if len(top) < 10 {
 		t.Fatalf("the cpu profile has %d functions, want at least 10 to judge its top", len(top))
 	}
+	// The profiler's own frames: a CPU profile taken with MemProfileRate=1
+	// spends a large share of its samples unwinding every allocation's stack.
+	// At the default rate the GC's stack scans still use runtime.pcvalue,
+	// so in a short window one of these can reach the bottom of the top 10
+	// by a sample or two: judge by share, and keep the top 3 free of them.
 	var names []string
-	for _, f := range top[:10] {
-		names = append(names, f.Name)
-	}
-	t.Logf("cpu profile, top 10 by flat: %s", strings.Join(names, ", "))
-	for _, n := range names {
-		if slices.Contains(profiles.ProfilerFrames, n) {
-			t.Errorf("profiler frame %s in the cpu profile's top 10 by flat (%s): the cpu run recorded every allocation", n, strings.Join(names, ", "))
+	var total, profiler int64
+	for i, f := range top {
+		total += f.Flat
+		if slices.Contains(profiles.ProfilerFrames, f.Name) {
+			profiler += f.Flat
+			if i < 3 {
+				t.Errorf("profiler frame %s is among the cpu profile's top 3 by flat", f.Name)
+			}
 		}
+		if i < 10 {
+			names = append(names, f.Name)
+		}
+	}
+	share := 100 * float64(profiler) / float64(total)
+	t.Logf("cpu profile, top 10 by flat: %s; profiler frames %.1f%% of samples", strings.Join(names, ", "), share)
+	if share >= 5 {
+		t.Errorf("profiler frames take %.1f%% of the cpu profile's samples (top 10: %s): the cpu run recorded every allocation", share, strings.Join(names, ", "))
 	}
 }
 

@@ -46,6 +46,8 @@ RUN  ?=
 CELL ?=
 KIND ?= allocs
 # make report: FORCE=1 allows rewriting results/reference.
+# make fuzz: FUZZTIME per fuzz target.
+FUZZTIME ?= 60s
 FORCE ?=
 # make compare: A and B are runs (folders or bench.txt files); MD=1 prints markdown.
 A  ?=
@@ -114,6 +116,16 @@ compare: ## Compare two runs side by side: make compare A=results/<run> B=result
 .PHONY: test
 test: ## Vet, check formatting, run the tests with -race and without, and smoke-run every benchmark.
 	@bash scripts/test.sh
+
+.PHONY: fuzz
+fuzz: ## Fuzz every reader of outside input for FUZZTIME each (default 60s); make test runs their seed corpora.
+	@set -e; for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -o '^func Fuzz[A-Za-z]*' | sed 's|/[^/]*_test.go:func |:|'); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name $$pkg"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel 1 "$$pkg"; done
+
+.PHONY: fakeconn-check
+fakeconn-check: ## Run fasthttp's own server_timing_test.go benchmarks and the fakeconn cells interleaved, and compare their ratios (±10%).
+	@go run ./bench/fakeconn/check
 
 .PHONY: clean
 clean: ## Remove generated runs under results/ (keeps results/reference and results/README.md), bin/, and Go's test cache.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/report"
 	"github.com/poolbench/poolbench/bench/results"
+	"github.com/poolbench/poolbench/internal/lock"
 	"github.com/poolbench/poolbench/servers"
 )
 
@@ -23,7 +25,19 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(runIsolated(m))
+}
+
+// runIsolated runs the tests with their own CPU lock folder (tests that need
+// a particular one set POOLBENCH_LOCK_DIR themselves).
+func runIsolated(m *testing.M) int {
+	done, err := lock.IsolateCPUDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer done()
+	return m.Run()
 }
 
 // TestExtensions runs the test-only model (ext_model_test.go), workload

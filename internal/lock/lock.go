@@ -126,3 +126,18 @@ func readPID(p string) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
+
+// IsolateCPUDir points POOLBENCH_LOCK_DIR at a fresh temporary folder, for
+// a test binary and the poolbench processes it starts: their runs then lock
+// CPUs among themselves only, never against a real run on the machine or
+// another package's tests. The returned func removes the folder.
+func IsolateCPUDir() (func(), error) {
+	dir, err := os.MkdirTemp("", "poolbench-test-cpu-locks-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Setenv("POOLBENCH_LOCK_DIR", dir); err != nil {
+		return nil, err
+	}
+	return func() { os.RemoveAll(dir) }, nil
+}

@@ -1,0 +1,23 @@
+package suite
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/poolbench/poolbench/internal/lock"
+)
+
+// TestMain gives the tests, and the poolbench runs they start, their own
+// CPU lock folder: they never contend with a real run on the machine or with
+// another package's tests.
+func TestMain(m *testing.M) {
+	done, err := lock.IsolateCPUDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	done()
+	os.Exit(code)
+}

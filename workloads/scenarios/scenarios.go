@@ -49,7 +49,7 @@ type Scenario interface {
 // fasthttp API older releases lack (built out with -tags fasthttp_old, as
 // the release sweep does for them).
 var All = append([]Scenario{NoFreeConns{}, DefaultMaxConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, PortExhaustion{}, UnreadBody{},
-	KeepAliveOff{}, NetHTTPLRU{}, Timeouts{}, RequestCtxEscape{}}, recentFasthttp...)
+	KeepAliveOff{}, NetHTTPLRU{}, Timeouts{}, DeadPeer{}, RequestCtxEscape{}}, recentFasthttp...)
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -116,16 +114,13 @@ func (c fbCase) run(ctx context.Context) (Row, int64, error) {
 	if c.overload {
 		row.Client.Concurrency, row.Client.ServerLimit = 2, 1
 	}
-	var executed atomic.Int64
-	var done sync.Map // id → ran (the dedup store)
+	var executed executions // the server deduplicates by id in every row
 	release := make(chan struct{})
 	handler := func(rc *fasthttp.RequestCtx) {
 		if rc.Request.Header.Peek("X-Hold") != nil {
 			<-release
 		}
-		if _, dup := done.LoadOrStore(string(rc.Request.Header.Peek(observe.RequestID)), true); !dup {
-			executed.Add(1)
-		}
+		executed.run(string(rc.Request.Header.Peek(observe.RequestID)), true)
 		rc.SetBodyString("ok")
 		switch {
 		case c.announce:
@@ -152,13 +147,9 @@ func (c fbCase) run(ctx context.Context) (Row, int64, error) {
 		}
 	}
 	post := func(id string, hold bool) (error, string) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req, resp := newRequest(l.url(), id, true), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI(l.url())
-		req.Header.SetMethod(fasthttp.MethodPost)
-		req.Header.Set(observe.RequestID, id)
-		req.SetBodyString("order")
 		if hold {
 			req.Header.Set("X-Hold", "1")
 		}
@@ -177,7 +168,7 @@ func (c fbCase) run(ctx context.Context) (Row, int64, error) {
 	t.finish()
 	hc.CloseIdleConnections()
 	l.finish(&row)
-	return row, executed.Load(), err
+	return row, executed.n.Load(), err
 }
 
 // drive sends the row's requests.
@@ -247,16 +238,6 @@ func (c fbCase) driveOverload(l *lab, t *tally, hc *fasthttp.HostClient, post fu
 		<-measured
 	}
 	return nil
-}
-
-// waitFor polls cond every millisecond for up to 5 s.
-func waitFor(cond func() bool) bool {
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return false
 }
 
 // Diagnose implements Scenario: a fasthttp client sending non-idempotent

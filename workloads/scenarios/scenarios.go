@@ -338,6 +338,16 @@ func hammer(ctx context.Context, workers, perWorker int, t *tally, do func() (er
 	return ctx.Err()
 }
 
+// waitFor polls cond every millisecond for up to 5 s.
+func waitFor(cond func() bool) bool {
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
 // lab is a fresh fasthttp server on loopback with everything observed: its
 // handler (served, peak, duplicate ids), its connections, the client's
 // connections through dial, net/http's reuse through trace, and the socket

@@ -185,6 +185,7 @@ func (c fbCase) drive(ctx context.Context, l *lab, t *tally, hc *fasthttp.HostCl
 			if err := l.restart(); err != nil {
 				return err
 			}
+			time.Sleep(5 * time.Millisecond) // the old server's FIN crosses loopback
 		case c.drop && i > 0:
 			// The server closes after its response: wait until it has
 			// (by its counting listener) so the next POST finds the

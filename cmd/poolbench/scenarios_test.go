@@ -40,7 +40,7 @@ func TestDoctorExit(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Errorf("exposed config: got %v, want an exit-1 finding", err)
 	}
-	clean := "-doctor -client fasthttp_host -max-conns 64 -concurrency 16 -read-timeout 1s -max-attempts 1 -server-limit 64 -client-idle 1s -server-idle 5s"
+	clean := "-doctor -client fasthttp_host -max-conns 64 -concurrency 16 -read-timeout 1s -max-attempts 1 -server-limit 64 -client-idle 1s -server-idle 5s -retry-post -server-dedup"
 	if err := scenariosCmd(t.Context(), strings.Fields(clean)); err != nil {
 		t.Errorf("%s: got %v, want no finding", clean, err)
 	}

@@ -64,7 +64,14 @@ func Isolate() (code int, ok bool) {
 }
 
 // LoUp brings the namespace's loopback interface up.
-func LoUp() error {
+func LoUp() error { return setLo(true) }
+
+// LoDown takes the namespace's loopback interface down: established
+// loopback connections stay open but every packet is dropped, so each
+// peer goes silent (no FIN, no RST) — a pulled cable.
+func LoDown() error { return setLo(false) }
+
+func setLo(up bool) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -77,9 +84,13 @@ func LoUp() error {
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("reading lo's flags: %w", err)
 	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	flags, what := ifr.Uint16()|unix.IFF_UP, "up"
+	if !up {
+		flags, what = ifr.Uint16()&^unix.IFF_UP, "down"
+	}
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bringing lo up: %w", err)
+		return fmt.Errorf("bringing lo %s: %w", what, err)
 	}
 	return nil
 }

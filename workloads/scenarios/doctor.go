@@ -51,6 +51,9 @@ type ClientConfig struct {
 	// ServerLimit bounds the handlers the server runs at once (fasthttp
 	// Server.Concurrency or a semaphore); 0 if unbounded or unknown.
 	ServerLimit int
+	// KeepAlive is a net/http Dialer's TCP keep-alive idle time: 0 = Go's
+	// default (15 s), < 0 = off. No CLI flag sets it yet.
+	KeepAlive time.Duration
 }
 
 // DoctorClient is one client the doctor knows, with the settings that

@@ -22,6 +22,11 @@ func TestDoctorDefaults(t *testing.T) {
 		{"nethttp_keepalive_off", ClientConfig{Client: "nethttp", Concurrency: 8, DrainsBody: true, MaxIdleConnsPerHost: -1}, "keepalive_off", "timewait_churn"},
 		{"nethttp_default_idle_pool", ClientConfig{Client: "nethttp", Concurrency: 8, DrainsBody: true}, "timewait_churn", "keepalive_off"},
 		{"nethttp_no_timeout", ClientConfig{Client: "nethttp", Concurrency: 1, DrainsBody: true}, "timeouts", ""},
+		{"nethttp_keepalive_off_silent_peer", ClientConfig{Client: "nethttp", Concurrency: 1, DrainsBody: true, ReadTimeout: time.Second, KeepAlive: -1}, "dead_peer", ""},
+		{"nethttp_keepalive_default", ClientConfig{Client: "nethttp", Concurrency: 1, DrainsBody: true, ReadTimeout: time.Second}, "", "dead_peer"},
+		{"fasthttp_post_no_retry", ClientConfig{Client: "fasthttp_host", Concurrency: 1}, "first_byte_causes", ""},
+		{"fasthttp_over_server_concurrency", ClientConfig{Client: "fasthttp_host", Concurrency: 8, Idempotent: true, ServerLimit: 4}, "first_byte_causes", ""},
+		{"fasthttp_within_server_concurrency", ClientConfig{Client: "fasthttp_host", Concurrency: 8, Idempotent: true, ServerLimit: 4, MaxConns: 4}, "", "first_byte_causes"},
 		{"nethttp_client_timeout", ClientConfig{Client: "nethttp", Concurrency: 1, DrainsBody: true, ReadTimeout: time.Second}, "", "timeouts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,10 @@ import (
 
 // NoFreeConns: a HostClient whose MaxConns is below its callers' concurrency
 // against a slow handler fails fast with ErrNoFreeConns; MaxConnWaitTimeout
-// makes callers queue for a connection instead, at a latency cost.
+// makes callers queue for a connection instead, at a latency cost. Beside
+// it, net/http's MaxConnsPerHost queues too: a request waiting in
+// idleConnWait is handed the connection a finishing request returns
+// (httptrace: Reused, not WasIdle), with no new dial.
 type NoFreeConns struct{}
 
 var _ Scenario = NoFreeConns{}
@@ -65,15 +68,16 @@ func (s NoFreeConns) Run(ctx context.Context) (*Outcome, error) {
 		tr := transport(l.dial())
 		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = nfcConns, nfcConns
 		defer tr.CloseIdleConnections()
-		g := netHTTPGetter{tr}
-		return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) { return g.get(l.url()), "" })
+		return hammer(ctx, nfcWorkers, nfcPer, t, func() (error, string) { return tracedGet(l.ctx(ctx), tr, l.url()), "" })
 	})
 	if err != nil {
 		return nil, err
 	}
 	o.Rows = append(o.Rows, row)
 	o.Facts = append(o.Facts, fmt.Sprintf("net/http with MaxConnsPerHost=%d: %d errors, the server ran at most %d handlers at once, %d dials: callers wait for a connection (p99 %s) where fasthttp without MaxConnWaitTimeout fails",
-		nfcConns, row.Failed(), row.Server.Peak, row.Dials, row.p99Cell()))
+		nfcConns, row.Failed(), row.Server.Peak, row.Dials, row.p99Cell()),
+		fmt.Sprintf("net/http idleConnWait: of %d requests, %d got a reused connection, %d of them from the idle pool and %d handed over by a finishing request to a waiting one (httptrace GotConn Reused, not WasIdle); no dial for those",
+			row.Trace.Got, row.Trace.Reused, row.Trace.WasIdle, row.Trace.Reused-row.Trace.WasIdle))
 	return o, nil
 }
 
@@ -109,6 +113,12 @@ func (NoFreeConns) Check(o *Outcome) error {
 	q := o.Row("also")
 	if q.Failed() != 0 || q.Server.Peak > nfcConns {
 		return fmt.Errorf("net/http MaxConnsPerHost=%d: errors %v, server peak %d: want callers to queue (no error) with at most %d at once", nfcConns, q.Errors, q.Server.Peak, nfcConns)
+	}
+	// idleConnWait: a returned connection goes straight to a waiting
+	// request (Reused, not WasIdle) instead of a new dial.
+	if n := int64(nfcWorkers * nfcPer); q.Dials > nfcConns || q.Trace.Got != n || q.Trace.Reused-q.Trace.WasIdle < n/2 {
+		return fmt.Errorf("net/http MaxConnsPerHost=%d: %d dials, %d conns got, %d reused, %d from the idle pool: want at most %d dials and most of the %d requests handed a returned connection while waiting",
+			nfcConns, q.Dials, q.Trace.Got, q.Trace.Reused, q.Trace.WasIdle, nfcConns, n)
 	}
 	return nil
 }

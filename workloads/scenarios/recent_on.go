@@ -3,5 +3,5 @@
 package scenarios
 
 // recentFasthttp are the scenarios that use StreamResponseBody and
-// RetryIfErr, which fasthttp releases before ~v1.4x lack.
-var recentFasthttp = []Scenario{StreamUnclosed{}, RetryDuplicates{}}
+// RetryIfErr (and PendingRequests), which fasthttp releases before ~v1.4x lack.
+var recentFasthttp = []Scenario{StreamUnclosed{}, RetryDuplicates{}, FirstByteCauses{}}

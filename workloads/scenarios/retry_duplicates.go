@@ -64,15 +64,11 @@ func (RetryDuplicates) Run(ctx context.Context) (*Outcome, error) {
 	} {
 		row := Row{Role: c.role, Config: "fasthttp HostClient " + c.desc,
 			Client: ClientConfig{Client: "fasthttp_host", Concurrency: 1, Idempotent: !c.post, RetryNonIdempotent: c.retryErr != nil || c.retryIf != nil, ServerDedups: c.dedup}}
-		var executed atomic.Int64
-		var done sync.Map // id → handled once (the dedup store)
+		var executed executions
 		var seen sync.Map // id → seen once (the drop happens on the first attempt)
 		handler := func(rc *fasthttp.RequestCtx) {
 			id := string(rc.Request.Header.Peek(observe.RequestID))
-			if _, dup := done.Load(id); !(c.dedup && dup) {
-				executed.Add(1) // the side effect
-				done.Store(id, true)
-			}
+			executed.run(id, c.dedup)
 			if _, again := seen.LoadOrStore(id, true); !again {
 				rc.HijackSetNoResponse(true)
 				rc.Hijack(func(net.Conn) {}) // the connection is closed, no response
@@ -84,13 +80,7 @@ func (RetryDuplicates) Run(ctx context.Context) (*Outcome, error) {
 			hc := &fasthttp.HostClient{Addr: l.srv.Addr, RetryIfErr: c.retryErr, RetryIf: c.retryIf, Dial: l.fastDial()}
 			defer hc.CloseIdleConnections()
 			for i := range rdRequests {
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				req.SetRequestURI(l.url())
-				req.Header.Set(observe.RequestID, strconv.Itoa(i))
-				if c.post {
-					req.Header.SetMethod(fasthttp.MethodPost)
-					req.SetBodyString("order")
-				}
+				req, resp := newRequest(l.url(), strconv.Itoa(i), c.post), fasthttp.AcquireResponse()
 				t0 := time.Now()
 				t.add(hc.Do(req, resp), "", t0)
 				fasthttp.ReleaseRequest(req)
@@ -102,14 +92,41 @@ func (RetryDuplicates) Run(ctx context.Context) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n := int(executed.Load()) - rdRequests; n > 0 {
+		if n := int(executed.n.Load()) - rdRequests; n > 0 {
 			row.Errors["server_ran_twice"] = n
 		}
 		o.Rows = append(o.Rows, row)
 		o.Facts = append(o.Facts, fmt.Sprintf("%s: %d of %d requests failed for the caller; the server saw %d duplicate ids and ran the handler's work %d times",
-			c.desc, row.Failed()-row.Errors["server_ran_twice"], row.Requests, row.Server.Duplicates, executed.Load()))
+			c.desc, row.Failed()-row.Errors["server_ran_twice"], row.Requests, row.Server.Duplicates, executed.n.Load()))
 	}
 	return o, nil
+}
+
+// executions counts a handler's side effect per request id: once per id
+// where the server deduplicates (an idempotency key), every time otherwise.
+type executions struct {
+	done sync.Map // id → ran (the dedup store)
+	n    atomic.Int64
+}
+
+// run records the work for id unless dedup finds it done.
+func (e *executions) run(id string, dedup bool) {
+	if _, dup := e.done.LoadOrStore(id, true); !(dedup && dup) {
+		e.n.Add(1)
+	}
+}
+
+// newRequest is a request for url carrying id (observe.RequestID): a POST
+// with a body if post, else a GET. Release it with fasthttp.ReleaseRequest.
+func newRequest(url, id string, post bool) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.SetRequestURI(url)
+	req.Header.Set(observe.RequestID, id)
+	if post {
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.SetBodyString("order")
+	}
+	return req
 }
 
 // Diagnose implements Scenario.

@@ -49,7 +49,7 @@ type Scenario interface {
 // fasthttp API older releases lack (built out with -tags fasthttp_old, as
 // the release sweep does for them).
 var All = append([]Scenario{NoFreeConns{}, DefaultMaxConns{}, DoTimeoutLeak{}, IdleMismatch{}, TimeWaitChurn{}, PortExhaustion{}, UnreadBody{},
-	KeepAliveOff{}, NetHTTPLRU{}, Timeouts{}, RequestCtxEscape{}}, recentFasthttp...)
+	KeepAliveOff{}, NetHTTPLRU{}, Timeouts{}, DeadPeer{}, RequestCtxEscape{}}, recentFasthttp...)
 
 // Lookup returns the scenario registered under name.
 func Lookup(name string) (Scenario, error) {
@@ -232,7 +232,12 @@ type fastServer struct {
 }
 
 func startFast(host string, h fasthttp.RequestHandler, configure func(*fasthttp.Server), wrap ...func(net.Listener) net.Listener) (*fastServer, error) {
-	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	return startFastOn(net.JoinHostPort(host, "0"), h, configure, wrap...)
+}
+
+// startFastOn is startFast on a given loopback host:port.
+func startFastOn(addr string, h fasthttp.RequestHandler, configure func(*fasthttp.Server), wrap ...func(net.Listener) net.Listener) (*fastServer, error) {
+	ln, err := net.Listen("tcp4", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on loopback: %w", err)
 	}
@@ -333,6 +338,16 @@ func hammer(ctx context.Context, workers, perWorker int, t *tally, do func() (er
 	return ctx.Err()
 }
 
+// waitFor polls cond every millisecond for up to 5 s.
+func waitFor(cond func() bool) bool {
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
 // lab is a fresh fasthttp server on loopback with everything observed: its
 // handler (served, peak, duplicate ids), its connections, the client's
 // connections through dial, net/http's reuse through trace, and the socket
@@ -345,6 +360,9 @@ type lab struct {
 	trace    observe.Trace
 	traced   atomic.Bool
 	watch    *observe.Watcher
+	// serve and configure are the server's, for restart.
+	serve     fasthttp.RequestHandler
+	configure func(*fasthttp.Server)
 }
 
 // newLab serves h (configure may change the server) and starts watching
@@ -365,17 +383,31 @@ func newLabAt(host string, h fasthttp.RequestHandler, configure func(*fasthttp.S
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("lab address %q: want a loopback address", host)
 	}
-	l := &lab{server: observe.Conns{Server: true}}
-	srv, err := startFast(host, func(ctx *fasthttp.RequestCtx) {
+	l := &lab{server: observe.Conns{Server: true}, configure: configure}
+	l.serve = func(ctx *fasthttp.RequestCtx) {
 		defer l.handlers.Enter(string(ctx.Request.Header.Peek(observe.RequestID)))()
 		h(ctx)
-	}, configure, l.server.Listener)
+	}
+	srv, err := startFast(host, l.serve, configure, l.server.Listener)
 	if err != nil {
 		return nil, err
 	}
 	l.srv = srv
 	l.watch = observe.Watch(every, srv.port())
 	return l, nil
+}
+
+// restart stops the lab's server (closing its idle connections, as a
+// deploy does) and starts a new one on the same address, observed as the
+// old one was.
+func (l *lab) restart() error {
+	l.srv.stop()
+	srv, err := startFastOn(l.srv.Addr, l.serve, l.configure, l.server.Listener)
+	if err != nil {
+		return err
+	}
+	l.srv = srv
+	return nil
 }
 
 // dial is the client's counting dialer to the lab's server.

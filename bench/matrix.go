@@ -97,7 +97,8 @@ func RouteVariants(r app.RouteSpec, vs []app.Variant) []*app.Variant {
 }
 
 // Cells lists every cell of m in Keys order; routes without variants get one
-// cell per (transport, model, load, conns).
+// cell per (transport, model, load, conns), and transports that cross-check
+// the harness (AllOnOnly) only the all-on variant.
 func (m Matrix) Cells() []Cell {
 	var out []Cell
 	for _, t := range m.Transports {
@@ -106,6 +107,9 @@ func (m Matrix) Cells() []Cell {
 				for _, l := range m.Loads {
 					for _, c := range m.Conns {
 						for _, v := range RouteVariants(r, m.Variants) {
+							if t.AllOnOnly && v != nil && *v != app.AllOn {
+								continue
+							}
 							out = append(out, Cell{t, Axes{mod, r, l, c, v}})
 						}
 					}

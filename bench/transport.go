@@ -21,13 +21,17 @@ type Transport struct {
 	// load itself (fakeconn replays requests from memory) and must serve
 	// exactly b.N requests, checked. Listen is then unused.
 	Drive func(b *testing.B, c Cell)
+	// AllOnOnly runs only the handler with every switch on: the transport
+	// cross-checks the harness, not the techniques (whose cells the other
+	// transports already measure).
+	AllOnOnly bool
 }
 
 // Transports is the registry of transports.
 var Transports = registry.New("transport", func(t Transport) string { return t.Name },
 	Transport{Name: "inmem", Listen: listenInmem},
 	Transport{Name: "tcp", Listen: listenTCP},
-	Transport{Name: "fakeconn", Drive: driveFakeconn}, // transport_fakeconn.go
+	Transport{Name: "fakeconn", Drive: driveFakeconn, AllOnOnly: true}, // transport_fakeconn.go
 )
 
 // listenInmem connects client and server through in-memory pipes: no kernel,

@@ -144,7 +144,7 @@ func (c Config) procRuns() ([]procRun, error) {
 	if s.Models != "" {
 		scope = append(scope, "-models", s.Models)
 	}
-	sweep := append(slices.Clone(scope), ProcDefaults()...) // driver and wrk side by side: loadtools.go
+	sweep := slices.Clone(scope)
 	if s.Routes != "" {
 		sweep = append(sweep, "-routes", s.Routes)
 	}
@@ -157,6 +157,13 @@ func (c Config) procRuns() ([]procRun, error) {
 		return nil, c.procFlagsError(err)
 	}
 	runs := []procRun{{step: "process layer", args: sweep, cells: len(sweepCells), count: c.ProcCount}}
+	if tool := toolRun(scope, c.ProcFlags); tool != nil { // driver and wrk side by side: loadtools.go
+		n, err := procCells(tool)
+		if err != nil {
+			return nil, c.procFlagsError(err)
+		}
+		runs = append(runs, procRun{step: "outside load tools", args: tool, cells: n, count: min(ToolCount, c.ProcCount)})
+	}
 	vs, err := app.ParseVariants(s.Variants)
 	if err != nil {
 		return nil, &UsageError{fmt.Sprintf("-variants %q: %v", s.Variants, err)}

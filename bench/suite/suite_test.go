@@ -95,34 +95,37 @@ func TestProcCells(t *testing.T) {
 	}
 }
 
-// TestProcRuns: the in-process flags narrow the process layer, and the
-// variants run beside the sweep at one keep-alive connection count only.
+// TestProcRuns: the in-process flags narrow the process layer, the
+// variants run beside the sweep at one keep-alive connection count only, and
+// the outside load tools (where installed) at ToolConns beside the driver.
 func TestProcRuns(t *testing.T) {
 	t.Parallel()
-	sweep, err := procCells(ProcDefaults())
+	sweep, err := procCells(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The sweep's keep-alive cells also run with wrk where it is installed.
-	perKeepalive := 1
-	if (runner.Wrk{}).Available() == nil {
-		perKeepalive = 2
-	}
 	models := len(servers.Models.All())
 	oneOff := len(app.OneOff()) - 1 // all-on is in the sweep
+	// Where wrk is installed: driver and wrk cells at each ToolConns, per model.
+	toolCells := -1
+	if (runner.Wrk{}).Available() == nil {
+		toolCells = 2 * len(ToolConns) * models
+	}
+	const sw, tools, vars = "process layer", "outside load tools", "process variants"
 	tests := []struct {
 		name        string
 		scope       ProcScope
 		flags       []string
-		cells       []int // per run: sweep, variants
+		cells       map[string]int // per run step; -1: the run is absent
 		variantArgs string
 	}{
-		{"default", ProcScope{Variants: "default", VariantConns: 64, VariantCount: 3}, nil, []int{sweep, models * oneOff},
+		{"default", ProcScope{Variants: "default", VariantConns: 64, VariantCount: 3}, nil,
+			map[string]int{sw: sweep, tools: toolCells, vars: models * oneOff},
 			"-routes app -loads keepalive -keepalive-conns 64 -variants " + variantList(app.OneOff()[1:])},
-		{"all-on only", ProcScope{Variants: "all-on", VariantConns: 64}, nil, []int{sweep}, ""},
-		{"no switched route", ProcScope{Routes: "plaintext", Variants: "default", VariantConns: 64}, nil, []int{-1}, ""},
+		{"all-on only", ProcScope{Variants: "all-on", VariantConns: 64}, nil, map[string]int{sw: sweep, tools: toolCells, vars: -1}, ""},
 		{"one model, one conns", ProcScope{Models: "fasthttp", KeepaliveConns: "16", Variants: "pool=off", VariantConns: 32},
-			[]string{"-loads", "keepalive", "-keepalive-conns", "16,256"}, []int{2 * perKeepalive, 2},
+			[]string{"-loads", "keepalive", "-keepalive-conns", "16,256"},
+			map[string]int{sw: 2, tools: max(toolCells/models, -1), vars: 2},
 			// all on at 32 is not in the sweep: it runs with the variant.
 			"-models fasthttp -routes app -loads keepalive -keepalive-conns 16,256 -loads keepalive -keepalive-conns 32 -variants all-on;" + app.AllOn.With(app.Pool, false).String()},
 	}
@@ -133,32 +136,52 @@ func TestProcRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(runs) != len(tt.cells) {
-				t.Fatalf("%d poolbench runs %+v, want %d", len(runs), runs, len(tt.cells))
+			byStep := map[string]procRun{}
+			for _, r := range runs {
+				byStep[r.step] = r
 			}
-			for i, want := range tt.cells {
-				if want >= 0 && runs[i].cells != want {
-					t.Errorf("run %d (%s): %d cells, want %d", i, strings.Join(runs[i].args, " "), runs[i].cells, want)
+			for step, want := range tt.cells {
+				r, ok := byStep[step]
+				if want < 0 {
+					if ok {
+						t.Errorf("%s: unexpected run %s", step, strings.Join(r.args, " "))
+					}
+					continue
+				}
+				if !ok || r.cells != want {
+					t.Errorf("%s: %d cells (%s), want %d", step, r.cells, strings.Join(r.args, " "), want)
 				}
 			}
-			if runs[0].count != 5 {
-				t.Errorf("the sweep runs %d times per cell, want -proc-count's 5", runs[0].count)
+			if runs[0].step != sw || runs[0].count != 5 {
+				t.Errorf("the first run is %q %d times per cell, want the sweep -proc-count's 5", runs[0].step, runs[0].count)
 			}
-			if len(runs) > 1 {
+			if r, ok := byStep[tools]; ok && r.count != min(ToolCount, 5) {
+				t.Errorf("the load-tool cells run %d times, want %d", r.count, min(ToolCount, 5))
+			}
+			if r, ok := byStep[vars]; ok {
 				want := tt.scope.VariantCount
 				if want == 0 {
 					want = 5
 				}
-				if runs[1].count != want {
-					t.Errorf("the variant cells run %d times, want %d", runs[1].count, want)
+				if r.count != want {
+					t.Errorf("the variant cells run %d times, want %d", r.count, want)
 				}
-			}
-			if tt.variantArgs != "" {
-				if got := strings.Join(runs[1].args, " "); got != tt.variantArgs {
-					t.Errorf("variant run args:\n %s\nwant\n %s", got, tt.variantArgs)
+				if tt.variantArgs != "" {
+					if got := strings.Join(r.args, " "); got != tt.variantArgs {
+						t.Errorf("variant run args:\n %s\nwant\n %s", got, tt.variantArgs)
+					}
 				}
 			}
 		})
+	}
+	runs, err := Config{ProcCount: 5, ProcScope: ProcScope{Routes: "plaintext", Variants: "default", VariantConns: 64}}.procRuns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.step == vars {
+			t.Errorf("plaintext only: a variant run %s, want none (no switched route)", strings.Join(r.args, " "))
+		}
 	}
 }
 

@@ -144,9 +144,13 @@ func (e *ResumeError) Error() string { return e.msg }
 // PrepareDir decides whether benchTxt's folder can take a run with spec
 // (the run's settings, as canonical JSON). Without resume, a folder that
 // already holds process results or a spec refuses; with resume, the spec
-// must be the same. It returns the cells already finished (resume) and
-// writes nothing.
-func PrepareDir(benchTxt string, spec []byte, resume bool) (map[string]int, error) {
+// must be the same; with appendTo, a folder holding another run's cells
+// (poolbench bench's steps) takes this run's after them. It returns the cells
+// already finished (resume) and writes nothing.
+func PrepareDir(benchTxt string, spec []byte, resume, appendTo bool) (map[string]int, error) {
+	if appendTo {
+		return nil, nil // another step's cells stay; this run's are added after them
+	}
 	specPath := filepath.Join(filepath.Dir(benchTxt), SpecFile)
 	old, specErr := os.ReadFile(specPath)
 	b, err := os.ReadFile(benchTxt)

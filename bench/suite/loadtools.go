@@ -13,7 +13,7 @@ import (
 // cell. Two counts keep the check inside make bench's time.
 var (
 	ToolConns = []int{16, 64}
-	ToolCount = 3
+	ToolCount = 2
 )
 
 // toolRun is the `poolbench run` of the installed outside load tools beside

@@ -358,9 +358,12 @@ func (p *plan) run(ctx context.Context) error {
 		}
 	}
 	if p.Proc {
-		for _, r := range p.procs {
+		for i, r := range p.procs {
 			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, r.count, r.count, strings.Join(r.args, " "))
 			args := append([]string{"run", "-json", "-out", p.Dir, "-count", strconv.Itoa(r.count)}, r.args...)
+			if i > 0 {
+				args = append(args, "-append") // the later steps add their cells to the first's folder
+			}
 			if err := p.poolbenchRun(ctx, r.step, r.cells*r.count, args); err != nil {
 				return err
 			}

@@ -344,6 +344,18 @@ func TestInterruptThenResume(t *testing.T) {
 	if b, _ := os.ReadFile(benchTxt); bytes.Count(b, []byte("layer: process")) != 1 || bytes.Count(b, []byte("commit: ")) != 1 {
 		t.Errorf("after -resume, the header is not there exactly once:\n%s", b)
 	}
+	// poolbench bench runs its steps into one folder: -append adds a step's
+	// cells after the others', and goes with neither -resume nor no -out.
+	step := append(append([]string{}, quickRun...), "-keepalive-conns", "3", "-duration", "300ms", "-count", "1", "-out", out, "-append")
+	if r := pb(t, dir, locks, step...); r.code != 0 {
+		t.Fatalf("-append: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if n := procLines(t, benchTxt); n != 3 {
+		t.Errorf("after -append, %d lines, want 3 (the run's 2 and the step's 1)", n)
+	}
+	if r := pb(t, dir, locks, append(step, "-resume")...); r.code != 2 || !strings.Contains(r.stderr, "-append needs -out") {
+		t.Errorf("-append -resume: exit %d, stderr %q; want 2", r.code, r.stderr)
+	}
 }
 
 // Two runs started in the same second get two folders.

@@ -42,6 +42,7 @@ func runCmd(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per cell run on stdout")
 	profile := fs.Bool("profile", false, "profile runs, each cell twice: MemProfileRate=1 for the server's allocation profile, the default rate for its CPU profile, into <out>/profiles/, then profiles.md (timings distorted: run apart from timing runs)")
 	resume := fs.Bool("resume", false, "finish an interrupted run in -out: skip the cells it finished (same flags required)")
+	appendTo := fs.Bool("append", false, "add this run's cells to the run folder -out that holds other cells (poolbench bench runs its steps into one folder); not with -resume")
 	allowShared := fs.Bool("allow-shared-cpus", false, "allow -server-cpus and -load-cpus to overlap (the load then steals the server's time)")
 	noise := runner.DefaultNoise
 	noiseOn := fs.Bool("noise", true, "probe the cell's CPUs around every window and retake or mark disturbed cells (false: no probes, no retakes, no disturbed verdict)")
@@ -92,7 +93,7 @@ func runCmd(ctx context.Context, args []string) error {
 	sha := gitSHA()
 	// reliability: the run folder and the CPUs are locked, and a folder
 	// holding a run refuses unless -resume (rundir.go).
-	rd, err := openRunDir(*out, sha, runSettings(fs), s, *profile, *resume)
+	rd, err := openRunDir(*out, sha, runSettings(fs), s, *profile, *resume, *appendTo)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func runSettings(fs *flag.FlagSet) map[string]string {
 	m := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
-		case "out", "resume", "json":
+		case "out", "resume", "append", "json":
 		default:
 			m[f.Name] = f.Value.String()
 		}
@@ -44,12 +44,16 @@ func runSettings(fs *flag.FlagSet) map[string]string {
 // openRunDir takes the CPUs and the run folder for a run, or refuses with a
 // usage error (exit 2) before anything runs: CPUs or folder held by another
 // run (naming its pid), a folder that already holds a process run without
-// -resume, or -resume of a folder made with other settings. out "" makes a
+// -resume, or -resume of a folder made with other settings; with appendTo,
+// a folder holding other cells takes this run's cells too. out "" makes a
 // new folder results/<yyyymmdd-hhmmss>-<sha7>, unique even within a second.
-func openRunDir(out, sha string, spec map[string]string, s runner.Settings, profile, resume bool) (rd *runDir, err error) {
+func openRunDir(out, sha string, spec map[string]string, s runner.Settings, profile, resume, appendTo bool) (rd *runDir, err error) {
 	rd = &runDir{}
 	if resume && out == "" {
 		return rd, usagef("-resume needs -out: the run folder to finish")
+	}
+	if appendTo && (out == "" || resume) {
+		return rd, usagef("-append needs -out (the run folder to add to) and no -resume")
 	}
 	defer func() {
 		if err != nil {
@@ -88,7 +92,7 @@ func openRunDir(out, sha string, spec map[string]string, s runner.Settings, prof
 	if err != nil {
 		return rd, err
 	}
-	if rd.finished, err = runner.PrepareDir(rd.benchTxt, js, resume); err != nil {
+	if rd.finished, err = runner.PrepareDir(rd.benchTxt, js, resume, appendTo); err != nil {
 		return rd, asUsage(err)
 	}
 	if err := runner.WriteSpec(rd.benchTxt, js); err != nil {

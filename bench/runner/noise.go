@@ -216,8 +216,8 @@ func (r *Runner) beginNoise(serverPID int) (*noiseWindow, error) {
 	return w, nil
 }
 
-// endNoise reads the counters again once the load has exited, probes the
-// CPUs again, and judges the window against the policy.
+// endNoise reads the counters again once the load has exited; finishNoise
+// then probes the CPUs again and judges the window.
 func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Noise, error) {
 	if w == nil {
 		return nil, nil
@@ -271,13 +271,21 @@ func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Nois
 	if total > 0 {
 		n.StealPct = 100 * float64(steal) / float64(total)
 	}
+	n.ProbeSlowPct = w.slow
+	return n, nil
+}
+
+// finishNoise probes the CPUs again, after the cell's server has stopped
+// (a server still closing a thousand connections would read as a slow
+// machine), and judges the window against the policy.
+func (r *Runner) finishNoise(w *noiseWindow, n *Noise) error {
 	after, err := r.probeSlow(w.groups)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n.ProbeSlowPct = max(w.slow, after)
+	n.ProbeSlowPct = max(n.ProbeSlowPct, after)
 	n.Disturbed = n.ProbeSlowPct > r.Noise.maxProbeSlow() || n.OthersPct > r.Noise.maxOthers()
-	return n, nil
+	return nil
 }
 
 // loadRusage is the exited load process's resource usage, nil if unknown.

@@ -285,7 +285,11 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if err != nil {
 		return nil, err
 	}
-	if noise != nil { // noise: its figures go on the line
+	if noise != nil { // noise: the after-probe once the server is gone (noise.go); its figures go on the line
+		srv.stop(5 * time.Second)
+		if err := r.finishNoise(nw, noise); err != nil {
+			return nil, err
+		}
 		ms = append(ms, noise.Metrics()...)
 	}
 	return &CellResult{Cell: c.Name(), Ready: srv.Ready, Report: rep, Iters: iters, Metrics: ms, Noise: noise}, nil

@@ -238,10 +238,6 @@ func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Nois
 	if ru := rep.loadUsage; ru != nil {
 		loadCPU = ru.Utime.Nano() + ru.Stime.Nano()
 		n.LoadInvol = ru.Nivcsw
-	} else if lp := rep.LoadProc; lp != nil {
-		// An outside load tool (loadtool.go) reports its own counters.
-		loadCPU = lp.UserNanos + lp.SysNanos
-		n.LoadInvol = lp.Involuntary
 	}
 	if rep.Before != nil && rep.After != nil {
 		n.GCCycles = int64(rep.After.GCCycles - rep.Before.GCCycles)

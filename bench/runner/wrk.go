@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/poolbench/poolbench/bench/sysstat"
@@ -60,10 +61,12 @@ func (w Wrk) Load(ctx context.Context, c Cell, s Settings, srv Ready) (*LoadRepo
 		}
 		cfg.CPUs, rep.LoadCPUs = cpus, s.LoadCPUs
 	}
+	var warmCost sysstat.Proc
 	if s.Warmup > 0 {
 		warm := cfg
 		warm.Duration = time.Second
-		if _, _, err := wrk.Run(ctx, warm); err != nil {
+		var err error
+		if _, warmCost, err = wrk.Run(ctx, warm); err != nil {
 			return nil, fmt.Errorf("wrk warm-up: %w", err)
 		}
 	}
@@ -90,6 +93,10 @@ func (w Wrk) Load(ctx context.Context, c Cell, s Settings, srv Ready) (*LoadRepo
 	}
 	tcp := t1.Sub(t0)
 	rep.Before, rep.After, rep.LoadProc, rep.TCP = &before, &after, &cost, &tcp
+	// noise: the load's own CPU over the whole cell, warm-up run included,
+	// as the driver's rusage is (noise.go subtracts it from its CPUs' time).
+	rep.loadUsage = &syscall.Rusage{Utime: syscall.NsecToTimeval(warmCost.UserNanos + cost.UserNanos),
+		Stime: syscall.NsecToTimeval(warmCost.SysNanos + cost.SysNanos), Nivcsw: warmCost.Involuntary + cost.Involuntary}
 	rep.OK, rep.ElapsedNs = res.Requests, int64(res.Duration)
 	rep.P50Ns, rep.P99Ns = int64(res.P50), int64(res.P99)
 	served := int64(after.Served - before.Served)

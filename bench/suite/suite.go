@@ -357,6 +357,7 @@ func (p *plan) run(ctx context.Context) error {
 			return err
 		}
 	}
+	var findings []string // steps that exited 1: reported once the run is complete
 	if p.Proc {
 		for i, r := range p.procs {
 			fmt.Fprintf(p.Err, "poolbench: %s: %d cells × count=%d (poolbench run -count %d %s)\n", r.step, r.cells, r.count, r.count, strings.Join(r.args, " "))
@@ -365,7 +366,10 @@ func (p *plan) run(ctx context.Context) error {
 				args = append(args, "-append") // the later steps add their cells to the first's folder
 			}
 			if err := p.poolbenchRun(ctx, r.step, r.cells*r.count, args); err != nil {
-				return err
+				if !isFinding(err) {
+					return err
+				}
+				findings = append(findings, r.step+": "+err.Error())
 			}
 		}
 		fmt.Fprintln(p.Err, "poolbench: server-only profiles, apart from the timing runs (poolbench run -profile)")
@@ -380,7 +384,10 @@ func (p *plan) run(ctx context.Context) error {
 			return err
 		}
 		if err := p.poolbenchRun(ctx, "profile", n, args); err != nil {
-			return err
+			if !isFinding(err) {
+				return err
+			}
+			findings = append(findings, "profile: "+err.Error())
 		}
 	}
 	fmt.Fprintln(p.Err, "poolbench: client pool scenarios (poolbench scenarios)")
@@ -404,7 +411,18 @@ func (p *plan) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(p.Out, "\npoolbench: wrote %s in %v\n", out, time.Since(start).Round(time.Second))
 	p.tables(ctx, out, techniques)
+	if len(findings) > 0 {
+		return &FindingError{fmt.Sprintf("the run is complete, with findings (see the report): %s", strings.Join(findings, "; "))}
+	}
 	return nil
+}
+
+// isFinding reports whether a `poolbench run` step exited 1: a finding
+// (disturbed or failed cells, marked in bench.txt), not a broken run, so the
+// pipeline goes on and reports it at the end.
+func isFinding(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == 1
 }
 
 // header is the file-level keys on top of bench.txt and techniques.txt.
@@ -548,7 +566,7 @@ func RunProcess(ctx context.Context, bin string, args []string, step string, tot
 	})
 	stderr.flush()
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("poolbench %s: %v", strings.Join(args[:1], " "), err))
+		return interrupted(ctx, fmt.Errorf("poolbench %s: %w", strings.Join(args[:1], " "), err))
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package suite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -248,5 +250,20 @@ func TestMdSection(t *testing.T) {
 	md := "# T\n\n## Allocations per request\n\n| a |\n\n## What each switch removes\n\nx\n"
 	if got := mdSection(md, "## Allocations per request"); got != "## Allocations per request\n\n| a |\n\n" {
 		t.Errorf("mdSection = %q", got)
+	}
+}
+
+// TestIsFinding: a step that exited 1 (disturbed or failed cells) is a
+// finding the pipeline carries to its end; any other failure stops it.
+func TestIsFinding(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[int]bool{1: true, 2: false, 130: false} {
+		err := exec.Command("sh", "-c", fmt.Sprintf("exit %d", code)).Run()
+		if got := isFinding(fmt.Errorf("poolbench run: %w", err)); got != want {
+			t.Errorf("exit %d: isFinding = %v, want %v", code, got, want)
+		}
+	}
+	if isFinding(errors.New("building: no such file")) {
+		t.Error("a plain error is a finding")
 	}
 }

@@ -55,14 +55,16 @@ B  ?=
 MD ?=
 
 # QUICK=1 trades statistics for time: one sample per cell, 50ms in-process
-# samples, 1s process windows, 16 and 256 connections in both layers.
+# samples, 1s process windows, 16 connections in both layers, no wrk cells,
+# profiles of all switches on only.
 ifdef QUICK
 COUNT      := 1
 BENCHTIME  := 50ms
-CONNS      := 16,256
+CONNS      := 16
 PROC_COUNT := 1
 PROC_VARIANT_COUNT := 1
 PROC_FLAGS := -duration 1s -warmup 200ms -shortlived-conns 16 -idle-conns 1000 -gaps 2s
+QUICK_FLAGS := -no-tools -profile-variants all-on
 endif
 
 POOLBENCH := bin/poolbench
@@ -81,7 +83,7 @@ help: ## List the targets and the variables they read.
 	@echo "           TRANSPORTS=$(TRANSPORTS) LOADS=$(LOADS)   (in-process only)"
 	@echo "           COUNT=$(COUNT) BENCHTIME=$(BENCHTIME) PROFILE=$(PROFILE)   (in-process)"
 	@echo "           PROC=$(PROC) PROC_COUNT=$(PROC_COUNT) PROC_FLAGS='$(PROC_FLAGS)'   (process layer)"
-	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16,256 PROC_COUNT=PROC_VARIANT_COUNT=1, 1s process windows)"
+	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16 PROC_COUNT=PROC_VARIANT_COUNT=1, 1s windows, no wrk cells, all-on profiles)"
 	@echo "  profile: PROFILE_FLAGS='$(PROFILE_FLAGS)'"
 	@echo "  report:  RUN=$(RUN) FORCE=$(FORCE)   pprof: RUN=$(RUN) CELL=$(CELL) KIND=$(KIND)"
 	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'   (cells: GATE_FLAGS='-models … -routes … -conns …')"
@@ -89,7 +91,7 @@ help: ## List the targets and the variables they read.
 
 .PHONY: bench
 bench: ## Run the benchmark matrix into results/<run-id>/ and print the benchstat table (QUICK=1 for a fast pass).
-	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' $(if $(CONNS),-conns '$(CONNS)') $(if $(MODELS),-models '$(MODELS)') $(if $(ROUTES),-routes '$(ROUTES)') $(if $(TRANSPORTS),-transports '$(TRANSPORTS)') $(if $(LOADS),-loads '$(LOADS)') -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-variant-conns '$(PROC_VARIANT_CONNS)' -proc-variant-count '$(PROC_VARIANT_COUNT)' -proc-flags '$(PROC_FLAGS)'
+	@$(BUILD) && $(POOLBENCH) bench -count '$(COUNT)' -benchtime '$(BENCHTIME)' $(if $(CONNS),-conns '$(CONNS)') $(if $(MODELS),-models '$(MODELS)') $(if $(ROUTES),-routes '$(ROUTES)') $(if $(TRANSPORTS),-transports '$(TRANSPORTS)') $(if $(LOADS),-loads '$(LOADS)') -variants '$(VARIANTS)' -profile=$(if $(PROFILE),true,false) -proc=$(if $(filter 0,$(PROC)),false,true) -proc-count '$(PROC_COUNT)' -proc-variant-conns '$(PROC_VARIANT_CONNS)' -proc-variant-count '$(PROC_VARIANT_COUNT)' -proc-flags '$(PROC_FLAGS)' $(QUICK_FLAGS)
 
 .PHONY: report
 report: ## Write report.html and report.md for RUN (default: the newest run; results/reference needs FORCE=1).

@@ -79,6 +79,11 @@ type ProcScope struct {
 	// VariantCount is the runs per variant cell; 0 is the sweep's
 	// ProcCount. Fewer than the sweep keeps make bench under 15 minutes.
 	VariantCount int
+	// NoTools skips the outside load tools' run (loadtools.go).
+	NoTools bool
+	// ProfileVariants are the variants the server-only profiles cover
+	// ("" is default: all on, each switch off alone, all off).
+	ProfileVariants string
 }
 
 // procRun is one `poolbench run` of the process layer.
@@ -157,7 +162,7 @@ func (c Config) procRuns() ([]procRun, error) {
 		return nil, c.procFlagsError(err)
 	}
 	runs := []procRun{{step: "process layer", args: sweep, cells: len(sweepCells), count: c.ProcCount}}
-	if tool := toolRun(scope, c.ProcFlags); tool != nil { // driver and wrk side by side: loadtools.go
+	if tool := toolRun(scope, c.ProcFlags); tool != nil && !s.NoTools { // driver and wrk side by side: loadtools.go
 		n, err := procCells(tool)
 		if err != nil {
 			return nil, c.procFlagsError(err)
@@ -377,6 +382,9 @@ func (p *plan) run(ctx context.Context) error {
 		extra := windowFlags(p.ProcFlags)
 		if p.ProcScope.Models != "" {
 			extra = append(extra, "-models", p.ProcScope.Models)
+		}
+		if v := p.ProcScope.ProfileVariants; v != "" {
+			extra = append(extra, "-variants", v)
 		}
 		args := ProfileArgs(p.Dir, extra)
 		n, err := procCells(args[1:])

@@ -1,7 +1,6 @@
 package suite
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -11,13 +10,4 @@ import (
 // TestMain gives the tests, and the poolbench runs they start, their own
 // CPU lock folder: they never contend with a real run on the machine or with
 // another package's tests.
-func TestMain(m *testing.M) {
-	done, err := lock.IsolateCPUDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	done()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(lock.RunIsolated(m)) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,19 +24,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(runIsolated(m))
-}
-
-// runIsolated runs the tests with their own CPU lock folder (tests that need
-// a particular one set POOLBENCH_LOCK_DIR themselves).
-func runIsolated(m *testing.M) int {
-	done, err := lock.IsolateCPUDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer done()
-	return m.Run()
+	// Their own CPU lock folder (tests that need a particular one set
+	// POOLBENCH_LOCK_DIR themselves).
+	os.Exit(lock.RunIsolated(m))
 }
 
 // TestExtensions runs the test-only model (ext_model_test.go), workload

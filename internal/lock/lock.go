@@ -127,6 +127,18 @@ func readPID(p string) int {
 	return n
 }
 
+// RunIsolated runs m (a *testing.M) with IsolateCPUDir in force and returns
+// its exit code: a test package's TestMain is os.Exit(lock.RunIsolated(m)).
+func RunIsolated(m interface{ Run() int }) int {
+	done, err := IsolateCPUDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer done()
+	return m.Run()
+}
+
 // IsolateCPUDir points POOLBENCH_LOCK_DIR at a fresh temporary folder, for
 // a test binary and the poolbench processes it starts: their runs then lock
 // CPUs among themselves only, never against a real run on the machine or

@@ -33,13 +33,11 @@ type LoadConfig struct {
 	// VegetaOut, if set, receives the bursty workload's raw results.
 	VegetaOut string
 	// ProfileDir, if set, receives the server's allocs.pb.gz (allocations
-	// in the window) and cpu.pb.gz (the window, in whole seconds).
+	// in the window) and cpu.pb.gz (started and stopped at the window's edges).
 	ProfileDir string
 	// ProfileKinds lists the profiles to collect: ProfileAllocs,
 	// ProfileCPU, or both comma-separated ("" is both).
 	ProfileKinds string
-	// ProfileWindow is how long the CPU profile runs (default Duration).
-	ProfileWindow time.Duration
 	// CPUs and GOMAXPROCS pin and size this process, as for ServeConfig.
 	CPUs       string
 	GOMAXPROCS int
@@ -114,11 +112,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 		plan.OnStart = snap(&rep.Before, true)
 		plan.OnEnd = snap(&rep.After, false)
 		if c.ProfileDir != "" {
-			window := c.ProfileWindow
-			if window <= 0 {
-				window = c.Duration
-			}
-			prof = newProfiler(cl, c.ProfileDir, window, profAllocs, profCPU)
+			prof = newProfiler(cl, c.ProfileDir, profAllocs, profCPU)
 			startStats, endStats := plan.OnStart, plan.OnEnd
 			// The profile snapshots sit outside the stats window, so the
 			// control endpoint's work writing them is not in allocs/op.

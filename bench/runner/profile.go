@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/poolbench/poolbench/profiles"
 	"github.com/poolbench/poolbench/servers/control"
@@ -66,27 +63,18 @@ func (r *Runner) profileCell(ctx context.Context, c Cell) (*CellResult, error) {
 // profiler collects a server's profiles over the measured window: the
 // allocations made inside it (two heap snapshots, each after a GC, so the
 // runtime has published every allocation; their difference) and a CPU
-// profile started at the window's start and ending a little after its end.
+// profile the server starts and stops on control calls at the window's edges.
 type profiler struct {
 	cl          *control.Client
 	dir         string
-	seconds     int
 	allocs, cpu bool
 
-	start  []byte
-	cpuRes chan cpuResult
-	err    error
+	start []byte
+	err   error
 }
 
-type cpuResult struct {
-	b   []byte
-	err error
-}
-
-func newProfiler(cl *control.Client, dir string, window time.Duration, allocs, cpu bool) *profiler {
-	// A quarter more than the window, so the CPU profile's own encoding
-	// happens after the window's end.
-	return &profiler{cl: cl, dir: dir, seconds: max(1, int(math.Ceil((window + window/4).Seconds()))), allocs: allocs, cpu: cpu}
+func newProfiler(cl *control.Client, dir string, allocs, cpu bool) *profiler {
+	return &profiler{cl: cl, dir: dir, allocs: allocs, cpu: cpu}
 }
 
 func (p *profiler) fail(err error) {
@@ -106,11 +94,11 @@ func (p *profiler) begin(ctx context.Context) {
 		p.start = b
 	}
 	if p.cpu {
-		p.cpuRes = make(chan cpuResult, 1)
-		go func() {
-			b, err := p.cl.Get(ctx, "/debug/pprof/profile?seconds="+strconv.Itoa(p.seconds))
-			p.cpuRes <- cpuResult{b, err}
-		}()
+		// Started before the window's first request, stopped after its last:
+		// a late goroutine in a busy load process cannot miss the window.
+		if _, err := p.cl.Post(ctx, "/cpuprofile/start"); err != nil {
+			p.fail(fmt.Errorf("cpu profile at the window's start: %w", err))
+		}
 	}
 }
 
@@ -127,12 +115,12 @@ func (p *profiler) end(ctx context.Context) {
 		p.endAllocs(ctx)
 	}
 	if p.cpu && p.err == nil {
-		res := <-p.cpuRes
-		if res.err != nil {
-			p.fail(fmt.Errorf("cpu profile: %w", res.err))
+		b, err := p.cl.Post(ctx, "/cpuprofile/stop")
+		if err != nil {
+			p.fail(fmt.Errorf("cpu profile at the window's end: %w", err))
 			return
 		}
-		if err := os.WriteFile(filepath.Join(p.dir, "cpu.pb.gz"), res.b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(p.dir, "cpu.pb.gz"), b, 0o644); err != nil {
 			p.fail(err)
 		}
 	}

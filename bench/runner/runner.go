@@ -254,7 +254,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	loadEnv := []string{"GOMAXPROCS=" + strconv.Itoa(max(r.Settings.LoadProcs, 1))}
 	args := c.loadArgs(r.Settings, srv.Ready, vegetaOut)
 	if profileKinds != "" {
-		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds, "-profile-window", c.Load.Window(r.Settings.Duration).String()) // reliability: staged until its line
+		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds) // reliability: staged until its line
 	}
 	nw, err := r.beginNoise(srv.PID()) // noise: probes and counters around the load (noise.go)
 	if err != nil {

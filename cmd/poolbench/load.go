@@ -34,7 +34,6 @@ func loadCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&c.VegetaOut, "vegeta-out", "", "workloads that record (bursty): write raw results here in vegeta's format (go tool vegeta report)")
 	fs.StringVar(&c.ProfileDir, "profile-dir", "", "write the server's allocs.pb.gz (allocations in the window) and cpu.pb.gz here (needs -control)")
 	fs.StringVar(&c.ProfileKinds, "profile-kinds", "allocs,cpu", "with -profile-dir: allocs, cpu or allocs,cpu (take cpu with the server at the default -memprofilerate)")
-	fs.DurationVar(&c.ProfileWindow, "profile-window", 0, "how long the CPU profile runs (default -duration)")
 	fs.StringVar(&c.CPUs, "cpus", "", "pin every thread to these CPUs, e.g. 0 (default: not pinned)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS (default: the runtime's)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -64,7 +64,6 @@ func validateLoad(c *runner.LoadConfig, allowRemote bool) error {
 	if err := firstUsage(
 		check.IntRange("conns", c.Conns, minConns, check.MaxConns, "connections"),
 		check.NonNegative("warmup", c.Warmup),
-		check.NonNegative("profile-window", c.ProfileWindow),
 		check.GOMAXPROCS("gomaxprocs", c.GOMAXPROCS),
 	); err != nil {
 		return err

@@ -20,8 +20,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	rpprof "runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -265,7 +267,46 @@ func Handler(served func() uint64) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	var cpu cpuProfile
+	mux.HandleFunc("POST /cpuprofile/start", cpu.start)
+	mux.HandleFunc("POST /cpuprofile/stop", cpu.stop)
 	return mux
+}
+
+// cpuProfile is a CPU profile started and stopped by two control calls, so
+// it covers the measured window exactly: start answers once the profiler
+// runs (pprof's /profile?seconds=N starts whenever its request arrives).
+type cpuProfile struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (p *cpuProfile) start(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.buf != nil {
+		http.Error(w, "a CPU profile is already running", http.StatusConflict)
+		return
+	}
+	buf := new(bytes.Buffer)
+	if err := rpprof.StartCPUProfile(buf); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.buf = buf
+}
+
+func (p *cpuProfile) stop(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.buf == nil {
+		http.Error(w, "no CPU profile is running", http.StatusConflict)
+		return
+	}
+	rpprof.StopCPUProfile()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(p.buf.Bytes()) //nolint:errcheck
+	p.buf = nil
 }
 
 // Listen opens the control listener; addr must be a loopback address.
@@ -291,7 +332,7 @@ type Client struct {
 func (c *Client) Stats(ctx context.Context, o Options) (Stats, error) {
 	var s Stats
 	url := "http://" + c.Addr + "/stats?gc=" + b01(o.GC) + "&resetpeak=" + b01(o.ResetPeak)
-	body, err := c.get(ctx, url)
+	body, err := c.do(ctx, http.MethodGet, url)
 	if err != nil {
 		return s, err
 	}
@@ -303,14 +344,20 @@ func (c *Client) Stats(ctx context.Context, o Options) (Stats, error) {
 
 // Get fetches a path such as /debug/pprof/allocs and returns the body.
 func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
-	return c.get(ctx, "http://"+c.Addr+path)
+	return c.do(ctx, http.MethodGet, "http://"+c.Addr+path)
+}
+
+// Post posts to path on the control endpoint (e.g. "/cpuprofile/start") and
+// returns the body.
+func (c *Client) Post(ctx context.Context, path string) ([]byte, error) {
+	return c.do(ctx, http.MethodPost, "http://"+c.Addr+path)
 }
 
 // Timeout bounds every control call; a CPU profile's call gets its
 // seconds on top.
 const Timeout = 10 * time.Second
 
-func (c *Client) get(ctx context.Context, url string) ([]byte, error) {
+func (c *Client) do(ctx context.Context, method, url string) ([]byte, error) {
 	limit := Timeout
 	if i := strings.Index(url, "seconds="); i >= 0 {
 		n, _ := strconv.Atoi(strings.SplitN(url[i+len("seconds="):], "&", 2)[0])
@@ -318,7 +365,7 @@ func (c *Client) get(ctx context.Context, url string) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return nil, err
 	}

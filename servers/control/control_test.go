@@ -136,3 +136,34 @@ func TestHistogramSubQuantile(t *testing.T) {
 		t.Errorf("Quantile of an empty histogram = %v, want 0", got)
 	}
 }
+
+// TestCPUProfileStartStop: the window-aligned CPU profile starts on one
+// call and returns its bytes on another; a second start or a stop without
+// a start is refused.
+func TestCPUProfileStartStop(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: Handler(func() uint64 { return 0 })}
+	go srv.Serve(ln) //nolint:errcheck
+	defer srv.Close()
+	cl := &Client{Addr: ln.Addr().String()}
+	ctx := context.Background()
+	if _, err := cl.Post(ctx, "/cpuprofile/stop"); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("stop without start: %v, want 409", err)
+	}
+	if _, err := cl.Post(ctx, "/cpuprofile/start"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Post(ctx, "/cpuprofile/start"); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("second start: %v, want 409", err)
+	}
+	b, err := cl.Post(ctx, "/cpuprofile/stop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("stop returned %d bytes, want a gzipped profile", len(b))
+	}
+}

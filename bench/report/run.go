@@ -31,6 +31,9 @@ type Cell struct {
 	Keys map[string]string
 	// Values are the samples by unit as written (ns/op, req/s, p99-ns…).
 	Values map[string][]float64
+	// Raw are the samples as written of the units Values holds adjusted
+	// for the CPUs' speed (clock.go); nil when nothing was adjusted.
+	Raw map[string][]float64
 	// res is the cell's first result, which benchproc filters match on.
 	res *benchfmt.Result
 }
@@ -58,6 +61,9 @@ type Run struct {
 	HasScenarios bool
 	// Missing lists what the run folder lacks, for the report.
 	Missing []string
+	// ClockFits are the adjustments for the CPUs' speed applied to the
+	// process cells' samples (clock.go), one per unit adjusted.
+	ClockFits []ClockFit
 }
 
 // KV is one file-level key.
@@ -146,6 +152,7 @@ func Read(dir string) (*Run, error) {
 		}
 		return nil, fmt.Errorf("%s holds %s: not poolbench output (make bench writes it)", filepath.Join(dir, "bench.txt"), what)
 	}
+	r.ClockFits = adjustForClock(r.Cells)
 	if bad > 0 {
 		r.Missing = append(r.Missing, fmt.Sprintf("bench.txt: %d malformed line(s) skipped, first: %v", bad, firstBad))
 	}

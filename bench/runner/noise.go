@@ -64,6 +64,11 @@ type Noise struct {
 	// ServerInvol and LoadInvol are involuntary context switches.
 	ServerInvol int64 `json:"server_invol_csw"`
 	LoadInvol   int64 `json:"load_invol_csw"`
+	// ServerClockSlowPct and LoadClockSlowPct are how much slower than the
+	// run's baseline the server's and the load's CPUs ran during the window,
+	// in percent, by a sysstat.Clock ticking on them.
+	ServerClockSlowPct float64 `json:"server_clock_slow_pct"`
+	LoadClockSlowPct   float64 `json:"load_clock_slow_pct"`
 	// GCCycles are the server's GC cycles in the measured window.
 	GCCycles int64 `json:"gc_cycles"`
 	// Retakes is how many times the cell ran again because it was disturbed.
@@ -78,6 +83,8 @@ func (n *Noise) Metrics() []results.Metric {
 		{Value: round1(n.ProbeSlowPct), Unit: "probe-slow-pct"},
 		{Value: round1(n.OthersPct), Unit: "others-cpu-pct"},
 		{Value: round1(n.StealPct), Unit: "steal-pct"},
+		{Value: round1(n.ServerClockSlowPct), Unit: "server-clock-slow-pct"},
+		{Value: round1(n.LoadClockSlowPct), Unit: "load-clock-slow-pct"},
 		{Value: float64(n.ServerInvol), Unit: "server-invol-csw"},
 		{Value: float64(n.LoadInvol), Unit: "load-invol-csw"},
 		{Value: float64(n.GCCycles), Unit: "gc-cycles"},
@@ -103,6 +110,7 @@ type Disturbance struct {
 // noiseState is a Runner's noise bookkeeping across cells.
 type noiseState struct {
 	baseline  map[int]sysstat.Probe
+	clockBase map[int]int64
 	disturbed []Disturbance
 	runs      int
 }
@@ -114,6 +122,20 @@ type noiseWindow struct {
 	cpus   map[int]sysstat.CPU
 	srv    sysstat.Proc
 	start  time.Time
+	clocks [][]*sysstat.Clock // per group, per CPU
+	span   time.Duration      // the clocks' span read at the end (0: all of it)
+}
+
+// stopClocks stops the window's clocks if endNoise did not (a failed load).
+func (w *noiseWindow) stopClocks() {
+	if w == nil {
+		return
+	}
+	for _, cs := range w.clocks {
+		for _, k := range cs {
+			k.Stop(0)
+		}
+	}
 }
 
 // cpuGroups are the CPU groups to account separately.
@@ -194,7 +216,7 @@ func (r *Runner) probeSlow(groups [][]int) (float64, error) {
 
 // beginNoise probes the cell's CPUs and reads the counters, right before
 // the load starts; nil when the policy is off.
-func (r *Runner) beginNoise(serverPID int) (*noiseWindow, error) {
+func (r *Runner) beginNoise(serverPID int, closed bool) (*noiseWindow, error) {
 	if r.Noise.Off {
 		return nil, nil
 	}
@@ -203,6 +225,9 @@ func (r *Runner) beginNoise(serverPID int) (*noiseWindow, error) {
 		return nil, err
 	}
 	w := &noiseWindow{groups: groups}
+	if closed {
+		w.span = r.Settings.Duration // the window: the load's last Duration, after its warm-up
+	}
 	if w.slow, err = r.probeSlow(groups); err != nil {
 		return nil, err
 	}
@@ -211,6 +236,27 @@ func (r *Runner) beginNoise(serverPID int) (*noiseWindow, error) {
 	}
 	if w.cpus, err = sysstat.ReadCPUs(); err != nil {
 		return nil, err
+	}
+	if r.noise.clockBase == nil {
+		r.noise.clockBase = map[int]int64{}
+	}
+	for _, g := range groups {
+		var cs []*sysstat.Clock
+		for _, c := range g {
+			if _, ok := r.noise.clockBase[c]; !ok {
+				b, err := sysstat.ClockBaseline(c)
+				if err != nil {
+					return nil, err
+				}
+				r.noise.clockBase[c] = b
+			}
+			k, err := sysstat.StartClock(c)
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, k)
+		}
+		w.clocks = append(w.clocks, cs)
 	}
 	w.start = time.Now()
 	return w, nil
@@ -222,6 +268,24 @@ func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Nois
 	if w == nil {
 		return nil, nil
 	}
+	n := &Noise{}
+	for i, cs := range w.clocks {
+		slow := 0.0
+		for _, k := range cs {
+			rd := k.Stop(w.span)
+			if rd.Buckets > 0 {
+				slow += 100 * (rd.TickNanos/float64(r.noise.clockBase[rd.CPU]) - 1) / float64(len(cs))
+			}
+		}
+		if i == 0 {
+			n.ServerClockSlowPct = slow
+		} else {
+			n.LoadClockSlowPct = slow
+		}
+	}
+	if len(w.clocks) == 1 {
+		n.LoadClockSlowPct = n.ServerClockSlowPct
+	}
 	cpus, err := sysstat.ReadCPUs()
 	if err != nil {
 		return nil, err
@@ -231,7 +295,6 @@ func (r *Runner) endNoise(w *noiseWindow, serverPID int, rep *LoadReport) (*Nois
 	if err != nil {
 		return nil, err
 	}
-	n := &Noise{}
 	srvD := srv.Sub(w.srv)
 	n.ServerInvol = srvD.Involuntary
 	var loadCPU int64
@@ -280,8 +343,14 @@ func (r *Runner) finishNoise(w *noiseWindow, n *Noise) error {
 		return err
 	}
 	n.ProbeSlowPct = max(n.ProbeSlowPct, after)
-	n.Disturbed = n.ProbeSlowPct > r.Noise.maxProbeSlow() || n.OthersPct > r.Noise.maxOthers()
+	n.Disturbed = n.SlowPct() > r.Noise.maxProbeSlow() || n.OthersPct > r.Noise.maxOthers()
 	return nil
+}
+
+// SlowPct is how much slower than the run's baseline the cell's CPUs ran at
+// worst: the probes around the window or the clocks during it, in percent.
+func (n *Noise) SlowPct() float64 {
+	return max(n.ProbeSlowPct, n.ServerClockSlowPct, n.LoadClockSlowPct)
 }
 
 // loadRusage is the exited load process's resource usage, nil if unknown.
@@ -309,8 +378,8 @@ func (r *Runner) runSteady(ctx context.Context, c Cell, run int) (*CellResult, e
 		if take >= r.Noise.Retakes {
 			r.noise.disturbed = append(r.noise.disturbed, Disturbance{Cell: c.Name(), Run: run, Noise: *res.Noise})
 			if r.Warn != nil {
-				fmt.Fprintf(r.Warn, "poolbench: cell %s run %d stayed disturbed after %d retakes: probe %+.0f%%, others' CPU %.0f%%\n",
-					c.Name(), run, take, res.Noise.ProbeSlowPct, res.Noise.OthersPct)
+				fmt.Fprintf(r.Warn, "poolbench: cell %s run %d stayed disturbed after %d retakes: CPUs %+.0f%% slower (probe or clock), others' CPU %.0f%%\n",
+					c.Name(), run, take, res.Noise.SlowPct(), res.Noise.OthersPct)
 			}
 			return res, nil
 		}
@@ -332,9 +401,9 @@ func (r *Runner) DisturbedSummary() string {
 	}
 	var slow, others float64
 	for _, x := range d {
-		slow, others = max(slow, x.Noise.ProbeSlowPct), max(others, x.Noise.OthersPct)
+		slow, others = max(slow, x.Noise.SlowPct()), max(others, x.Noise.OthersPct)
 	}
-	return fmt.Sprintf("%d of %d cell runs disturbed (worst: probe %+.0f%% slower than the run's baseline, others' CPU %.0f%% of the cell's CPUs)",
+	return fmt.Sprintf("%d of %d cell runs disturbed (worst: CPUs %+.0f%% slower than the run's baseline, others' CPU %.0f%% of the cell's CPUs)",
 		len(d), r.noise.runs, slow, others)
 }
 
@@ -353,6 +422,17 @@ func (r *Runner) writeNoiseKeys(w io.Writer) error {
 	for _, c := range cpus {
 		p := r.noise.baseline[c]
 		parts = append(parts, fmt.Sprintf("cpu%d loop %dns syscalls %dns", c, p.LoopNanos, p.SyscallNanos))
+	}
+	var clocks []string
+	for _, c := range cpus {
+		if b, ok := r.noise.clockBase[c]; ok {
+			clocks = append(clocks, fmt.Sprintf("cpu%d %dns per %d iterations", c, b, sysstat.ClockIters))
+		}
+	}
+	if len(clocks) > 0 {
+		if _, err := fmt.Fprintf(w, "noise-clock-baseline: %s\n", strings.Join(clocks, ", ")); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintf(w, "noise-probe-baseline: %s\nnoise-max-probe-slow-pct: %g\nnoise-max-others-cpu-pct: %g\nnoise-retakes: %d\n",
 		strings.Join(parts, ", "), r.Noise.maxProbeSlow(), r.Noise.maxOthers(), r.Noise.Retakes)

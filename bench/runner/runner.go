@@ -256,10 +256,11 @@ func (r *Runner) runCell(ctx context.Context, c Cell, rate int, profileKinds str
 	if profileKinds != "" {
 		args = append(args, "-profile-dir", r.sidePath(r.ProfileDir(c)), "-profile-kinds", profileKinds) // reliability: staged until its line
 	}
-	nw, err := r.beginNoise(srv.PID()) // noise: probes and counters around the load (noise.go)
+	nw, err := r.beginNoise(srv.PID(), c.Load.Traits().Closed) // noise: probes, clocks and counters around the load (noise.go)
 	if err != nil {
 		return nil, err
 	}
+	defer nw.stopClocks()
 	var rep *LoadReport
 	if c.Tool != nil { // an outside load generator, e.g. wrk: loadtool.go
 		rep, err = c.Tool.Load(ctx, c, r.Settings, srv.Ready)

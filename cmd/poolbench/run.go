@@ -47,7 +47,7 @@ func runCmd(ctx context.Context, args []string) error {
 	noise := runner.DefaultNoise
 	noiseOn := fs.Bool("noise", true, "probe the cell's CPUs around every window and retake or mark disturbed cells (false: no probes, no retakes, no disturbed verdict)")
 	fs.IntVar(&noise.Retakes, "retakes", noise.Retakes, "times a disturbed cell is run again before it is kept as disturbed")
-	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe may run slower than the run's baseline before a window counts as disturbed")
+	fs.Float64Var(&noise.MaxProbeSlow, "max-probe-slow", noise.MaxProbeSlow, "percent the noise probe (before and after a window) or the clock (during it) may run slower than the run's baseline before a window counts as disturbed")
 	fs.Float64Var(&noise.MaxOthers, "max-others-cpu", noise.MaxOthers, "percent of the cell's CPUs other processes may use before a window counts as disturbed")
 	// multi-host (bench/runner/hosts.go, docs/multihost.md)
 	serverHost := fs.String("server-host", "", "command prefix that runs `poolbench serve` on the server host, e.g. 'ssh bench@srv' or 'ip netns exec srv' (with -load-hosts)")

@@ -44,6 +44,7 @@ func RunCell(b *testing.B, c Cell) {
 	}()
 
 	b.ReportAllocs()
+	clocks := startClocks()
 	res, err := c.Load.Run(context.Background(), dial, workloads.Plan{
 		Conns:    c.Conns,
 		Requests: int64(b.N),
@@ -51,6 +52,7 @@ func RunCell(b *testing.B, c Cell) {
 		OnStart:  b.ResetTimer,
 	})
 	b.StopTimer()
+	slow, clocked := clocks.stop()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,4 +63,7 @@ func RunCell(b *testing.B, c Cell) {
 		b.Fatalf("server served %d requests, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/res.Elapsed.Seconds(), "req/s")
+	if clocked { // a cell shorter than one clock bucket has no reading
+		b.ReportMetric(slow, "clock-slow-pct")
+	}
 }

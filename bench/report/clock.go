@@ -52,7 +52,7 @@ func adjustForClock(cells []*Cell) []ClockFit {
 		}
 		var all []obs
 		for _, c := range cells {
-			if c.Base != "Proc" {
+			if c.Base != "Proc" && c.Base != "Server" { // process and in-process cells
 				continue
 			}
 			if t, ok := loadTraits(c.Keys["load"]); !ok || !t.Closed {
@@ -120,10 +120,11 @@ func adjustForClock(cells []*Cell) []ClockFit {
 }
 
 // clockOf is a cell's clock slowdown per sample: covariate
-// "clock-slow-pct" is the mean of the server's and the load's.
+// "clock-slow-pct" of a process cell is the mean of the server's and the
+// load's clocks.
 func clockOf(c *Cell, covariate string) []float64 {
-	if covariate != "clock-slow-pct" {
-		return c.Values[covariate]
+	if v := c.Values[covariate]; len(v) > 0 || covariate != "clock-slow-pct" {
+		return v // in-process cells report clock-slow-pct themselves
 	}
 	s, l := c.Values["server-clock-slow-pct"], c.Values["load-clock-slow-pct"]
 	if len(s) != len(l) {

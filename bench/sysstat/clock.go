@@ -107,8 +107,9 @@ func clockSpin() {
 type ClockReading struct {
 	// CPU is the CPU the clock ran on.
 	CPU int
-	// Buckets is how many ClockBucket spans had a tick.
-	Buckets int
+	// Buckets is how many ClockBucket spans had a tick and were kept;
+	// Dropped how many were left out as contended (ClockContended).
+	Buckets, Dropped int
 	// TickNanos is the mean over the buckets of each bucket's fastest tick.
 	TickNanos float64
 	// Spread is the slowest bucket's fastest tick over the fastest
@@ -150,17 +151,30 @@ func read(ticks []clockTick, span time.Duration) ClockReading {
 		}
 	}
 	var all []float64
-	sum := 0.0
 	for _, m := range mins {
-		sum += float64(m)
 		all = append(all, float64(m))
 	}
 	sort.Float64s(all)
-	r.Buckets = len(all)
+	// A bucket whose fastest tick is half again the median's had no tick
+	// the scheduler left alone (a contended CPU): it says nothing of the
+	// CPU's speed, which moves by steps of a few percent.
+	med := all[len(all)/2]
+	kept, sum := all[:0], 0.0
+	for _, m := range all {
+		if m <= ClockContended*med {
+			kept = append(kept, m)
+			sum += m
+		}
+	}
+	r.Buckets, r.Dropped = len(kept), len(all)-len(kept)
 	r.TickNanos = sum / float64(r.Buckets)
-	r.Spread = all[len(all)-1]/all[0] - 1
+	r.Spread = kept[len(kept)-1]/kept[0] - 1
 	return r
 }
+
+// ClockContended is how much slower than the median bucket's a bucket's
+// fastest tick may be before the bucket is dropped as contended.
+const ClockContended = 1.5
 
 // ClockBaseline is the fastest tick of a few back-to-back ticks on cpu: the
 // speed a run's clock readings are compared with.

@@ -20,9 +20,10 @@ func TestClockReading(t *testing.T) {
 	add(1, 1000, 5000, 1100)  // a preempted tick in a 1000 ns bucket
 	add(2, 1200, 1200)        // a slower moment
 	add(3, 40000, 1000, 1000) // preempted first tick
-	r := read(ticks, 3*ClockBucket-time.Millisecond)
-	if r.Buckets != 3 {
-		t.Fatalf("buckets = %d, want 3 (the warm-up bucket is outside the span): %+v", r.Buckets, r)
+	add(4, 50000, 60000)      // contended throughout: no clean tick
+	r := read(ticks, 4*ClockBucket-time.Millisecond)
+	if r.Buckets != 3 || r.Dropped != 1 {
+		t.Fatalf("buckets = %d kept, %d dropped; want 3 kept (the warm-up bucket is outside the span) and the contended one dropped: %+v", r.Buckets, r.Dropped, r)
 	}
 	if want := (1000.0 + 1200 + 1000) / 3; r.TickNanos != want {
 		t.Errorf("tick = %v, want %v: the mean of each bucket's fastest tick", r.TickNanos, want)
@@ -30,8 +31,8 @@ func TestClockReading(t *testing.T) {
 	if r.Spread < 0.199 || r.Spread > 0.201 {
 		t.Errorf("spread = %v, want 0.2 (1200 over 1000)", r.Spread)
 	}
-	if all := read(ticks, 0); all.Buckets != 4 {
-		t.Errorf("span 0: buckets = %d, want all 4", all.Buckets)
+	if all := read(ticks, 0); all.Buckets+all.Dropped != 5 {
+		t.Errorf("span 0: buckets = %d + %d dropped, want all 5", all.Buckets, all.Dropped)
 	}
 	if empty := read(nil, time.Second); empty.Buckets != 0 || empty.TickNanos != 0 {
 		t.Errorf("no ticks: %+v, want an empty reading", empty)

@@ -34,7 +34,7 @@ GATE_FLAGS ?=
 # Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
 # PROFILE_FLAGS adds poolbench run flags to make profile.
 PROC          ?= 1
-PROC_COUNT    ?= 5
+PROC_COUNT    ?= 4
 PROC_VARIANT_CONNS ?= 64
 PROC_VARIANT_COUNT ?= 2
 PROC_FLAGS    ?=

@@ -39,6 +39,7 @@ type Table struct {
 // kind of cell of the run.
 var sections = []func(*builder){
 	noise,          // noise.go
+	precision,      // precision.go
 	throughput,     // throughput.go
 	bursty,         // bursty.go
 	allocs,         // allocs.go

@@ -116,7 +116,7 @@ func (r *Runner) Run(ctx context.Context, cells []Cell) error {
 	}
 	wroteHeader := bytes.Contains(f.content, []byte("\nlayer: process")) // resumed
 	for run := 1; run <= count; run++ {
-		for _, c := range cells {
+		for _, c := range roundOrder(cells, run) { // models back to back, turning (order.go)
 			if bar != nil {
 				bar.Describe(c.Path())
 			}

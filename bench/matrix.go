@@ -9,6 +9,7 @@ package bench
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/poolbench/poolbench/bench/cell"
 	"github.com/poolbench/poolbench/registry"
@@ -118,6 +119,41 @@ func (m Matrix) Cells() []Cell {
 		}
 	}
 	return out
+}
+
+// RoundOrder is the order round (1-based) of an interleaved run takes the
+// cells in: every cell's models back to back, so a model ratio pairs
+// samples taken moments apart, and the models' order turning each round.
+func (m Matrix) RoundOrder(round int) []Cell {
+	var groups [][]Cell
+	at := map[string]int{}
+	for _, c := range m.Cells() {
+		k := c.Transport.Name + "/" + c.withoutModel()
+		i, ok := at[k]
+		if !ok {
+			i = len(groups)
+			at[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], c)
+	}
+	var out []Cell
+	for _, g := range groups {
+		shift := (round - 1) % len(g)
+		out = append(append(out, g[shift:]...), g[:shift]...)
+	}
+	return out
+}
+
+// withoutModel is the cell's name without its model segment.
+func (c Cell) withoutModel() string {
+	var parts []string
+	for _, kv := range c.Key() {
+		if kv.Key != "model" {
+			parts = append(parts, kv.Key+"="+kv.Value)
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // ClosedLoads is the registry of workloads the in-process layer can run:

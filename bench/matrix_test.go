@@ -108,3 +108,33 @@ func TestBadFlagsExit(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundOrder: a round holds every cell once, the models of a cell back
+// to back, the first model turning from round to round.
+func TestRoundOrder(t *testing.T) {
+	m, err := Spec{Conns: "1,16"}.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := m.Cells()
+	for round := 1; round <= 2; round++ {
+		got := m.RoundOrder(round)
+		if len(got) != len(all) {
+			t.Fatalf("round %d: %d cells, want %d", round, len(got), len(all))
+		}
+		seen := map[string]bool{}
+		for i := 0; i < len(got); i += 2 {
+			a, b := got[i], got[i+1]
+			if a.Transport.Name != b.Transport.Name || a.withoutModel() != b.withoutModel() || a.Model.Name == b.Model.Name {
+				t.Fatalf("round %d: %s then %s, want one cell's two models", round, a.Name(), b.Name())
+			}
+			if want := []string{"fasthttp", "nethttp"}[(round-1)%2]; a.Model.Name != want {
+				t.Errorf("round %d: %s first, want %s first", round, a.Name(), want)
+			}
+			seen[a.Name()], seen[b.Name()] = true, true
+		}
+		if len(seen) != len(all) {
+			t.Errorf("round %d: %d distinct cells, want %d", round, len(seen), len(all))
+		}
+	}
+}

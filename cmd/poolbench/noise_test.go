@@ -91,3 +91,23 @@ func TestCalibrateRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunOnlyMissingToolIsUsage: `-load-tool wrk` on a machine without wrk
+// has nothing to run: exit 2 naming the flag and the missing tool, before
+// any run folder is written (PATH here holds no wrk).
+func TestRunOnlyMissingToolIsUsage(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("builds poolbench")
+	}
+	bin := buildPoolbench(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "run", "-load-tool", "wrk", "-loads", "keepalive", "-out", dir)
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(t, err); code != 2 || !strings.Contains(string(out), `-load-tool "wrk": nothing to run`) || !strings.Contains(string(out), "wrk is not installed") {
+		t.Errorf("exit %d, output %q: want 2 naming -load-tool and the missing wrk", code, out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("run folder written despite nothing to run (stat: %v)", err)
+	}
+}

@@ -83,7 +83,11 @@ func runCmd(ctx context.Context, args []string) error {
 			return asUsage(err)
 		}
 	}
-	for _, line := range runner.SkippedTools(spec.LoadTools) { // -load-tool wrk without wrk
+	skipped := runner.SkippedTools(spec.LoadTools) // -load-tool wrk without wrk
+	if len(cells) == 0 && len(skipped) > 0 {
+		return &exitError{2, fmt.Sprintf("-load-tool %q: nothing to run: %s; add driver (e.g. -load-tool driver,wrk) or install the tool", spec.LoadTools, strings.Join(skipped, "; "))}
+	}
+	for _, line := range skipped {
 		fmt.Fprintln(os.Stderr, "poolbench run:", line)
 	}
 	bin, err := os.Executable()

@@ -33,6 +33,9 @@ func throughput(b *builder) {
 		cells = b.r.Where(".name:Server /transport:tcp /route:app " + allOn())
 		s.Intro = "Closed-loop load, app route, all switches on, in-process over loopback TCP (no process layer in this run)."
 	}
+	if len(b.r.ClockFits) > 0 {
+		s.Intro += " req/s and CPU per request are adjusted for the CPUs' speed during each window (the Noise section shows how, and by how much); bench.txt keeps the raw samples."
+	}
 	loads, absent := closedLoads(cells)
 	for _, l := range absent {
 		b.missing("%s: no %s cells (%s layer)", s.Title, l, layer)

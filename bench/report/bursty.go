@@ -58,8 +58,7 @@ func bursty(b *builder) {
 		if cell == nil {
 			continue
 		}
-		path := filepath.Join(b.r.Dir, "vegeta", cellPath(cell)+".vegeta.bin")
-		sr, err := readVegeta(path, m)
+		sr, err := readVegeta(vegetaPath(b.r, cell), m)
 		if err != nil {
 			b.missing("latency over time for model=%s gap=%s: %v", m, g, err)
 			continue
@@ -70,6 +69,7 @@ func bursty(b *builder) {
 		c, err := scatterChart("bursty-over-time", "latency over time, silence "+g+" (ms)", "seconds since the first burst", "ms", over)
 		b.chart(s, c, err)
 	}
+	b.burstyBands(s, cells, models, g) // bursty_bands.go
 	base := find(cells, "model", models[0], "gap", g)
 	for _, m := range models[1:] {
 		b.say("Bursts (silence %s): p99 %s for %s vs %s for %s.",
@@ -85,6 +85,11 @@ func cellPath(c *Cell) string {
 		parts = append(parts, k+"="+c.Keys[k])
 	}
 	return strings.Join(parts, "/")
+}
+
+// vegetaPath is where the run keeps a bursty cell's raw vegeta results.
+func vegetaPath(r *Run, c *Cell) string {
+	return filepath.Join(r.Dir, "vegeta", cellPath(c)+".vegeta.bin")
 }
 
 // readVegeta reads raw vegeta results into a latency-over-time series.

@@ -20,7 +20,9 @@ import (
 // connections idle for ClientIdle, so when Off is longer every burst opens
 // new connections, and the server's idle workers may expire in between.
 // Latency is measured from each request's intended send time, so a stalled
-// server cannot hide its queue (no coordinated omission).
+// server cannot hide its queue (no coordinated omission). Each recorded
+// result carries its trace (TraceHeader, bursty_trace.go): where the
+// latency went and on which connection.
 //
 // The process matrix sweeps Off (-gaps) across fasthttp's
 // MaxIdleWorkerDuration; its cells carry gap=<Off> and conns=na.

@@ -54,8 +54,8 @@ func runTraced(t *testing.T, b workloads.Bursty, h http.Handler) ([]vegeta.Resul
 }
 
 // Every result carries a trace whose parts add up to its latency, and the
-// connections the traces name are the ones dialed: as many requests on a
-// new connection (OnConn 0) as dials, each connection numbered once.
+// connections the traces name are the ones dialed: each carried at most
+// one first request (OnConn 0), every burst began on a new one.
 func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 	b := workloads.Bursty{Wave: workloads.SquareWave{PerSecond: 500, On: 100 * time.Millisecond, Off: 100 * time.Millisecond},
 		Bursts: 3, ClientIdle: 20 * time.Millisecond}
@@ -86,8 +86,10 @@ func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 			t.Errorf("result %d: request %d on connection %d with idle %d, want > 0", r.Seq, tr.OnConn, tr.Conn, tr.Idle)
 		}
 	}
-	if int64(len(newConns)) != dials {
-		t.Errorf("%d requests on new connections, %d dials", len(newConns), dials)
+	// A dial can lose its request to a connection freed meanwhile (the
+	// transport then keeps it idle): no more first requests than dials.
+	if n := int64(len(newConns)); n > dials || n < int64(b.Bursts) {
+		t.Errorf("%d requests on new connections, %d dials, %d bursts: want between the bursts and the dials", n, dials, b.Bursts)
 	}
 	// The client drops connections idle 20 ms; silences are 100 ms, so
 	// every burst dials at least once.

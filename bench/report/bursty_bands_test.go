@@ -183,3 +183,33 @@ func TestBurstySpreadFromPacerWakeups(t *testing.T) {
 		}
 	}
 }
+
+// Every request matches exactly one position group, whatever its place in
+// its burst and its connection's history, and byPosition counts it once.
+func TestBurstyPositionsCountEveryRequestOnce(t *testing.T) {
+	t.Parallel()
+	var reqs []tracedReq
+	for pos := range 40 {
+		for _, on := range []int64{0, 1, 7} {
+			r := tracedReq{pos: pos}
+			r.t.OnConn = on
+			reqs = append(reqs, r)
+			matches := 0
+			for _, p := range positions {
+				if p.in(r) {
+					matches++
+				}
+			}
+			if matches != 1 {
+				t.Errorf("request at position %d, %d before it on its connection: in %d position groups, want 1", pos, on, matches)
+			}
+		}
+	}
+	total := 0
+	for _, g := range byPosition(reqs) {
+		total += len(g)
+	}
+	if total != len(reqs) {
+		t.Errorf("byPosition counts %d requests of %d", total, len(reqs))
+	}
+}

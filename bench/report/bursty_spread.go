@@ -107,6 +107,18 @@ func (b *builder) saysSpread(model, gap string, c *Cell, reqs []tracedReq, chart
 		model, gap, fmtNs(quantile(reqs, 0.1, latOf)), fmtNs(p50), fmtNs(quantile(reqs, 0.9, latOf)),
 		fmtNs(quantile(reqs, 0.1, late)), fmtNs(quantile(reqs, 0.5, late)), fmtNs(quantile(reqs, 0.9, late)), fmtShare(quantile(reqs, 0.5, late)/p50),
 		fmtNs(quantile(reqs, 0.5, server)), fmtNs(quantile(reqs, 0.9, server)))
+	bursts, newConns, firstNew := 0, 0, 0
+	for _, r := range reqs {
+		bursts = max(bursts, r.burst+1)
+		if r.t.OnConn == 0 {
+			newConns++
+			if r.pos == 0 {
+				firstNew++
+			}
+		}
+	}
+	msg += fmt.Sprintf(" Requests on new connections: %.1f per burst; the first request of %d of %d bursts went on a new one.",
+		float64(newConns)/float64(bursts), firstNew, bursts)
 	if w, ok := wakeups(reqs); ok {
 		msg += fmt.Sprintf(" Hits are due every %s; the pacer woke a median %s apart and picked up %.1f hits per wake-up (%.0f%% of hits shared a wake-up), so a hit waits 0–%s for its wake-up.",
 			fmtNs(w.spacing), fmtNs(w.interval), w.perWake, 100*w.shared, fmtNs(w.interval))

@@ -101,7 +101,7 @@ type band struct {
 }
 
 // Band detection: latencies in log bins of binsPerDecade per decade,
-// smoothed over three bins; a peak holding less than minPeakShare of the
+// smoothed over five bins (±25%); a peak holding less than minPeakShare of the
 // requests is noise, and two peaks are separate bands only when the valley
 // between them drops below valleyRatio of the lower one.
 const (
@@ -129,7 +129,7 @@ func bands(reqs []tracedReq) []band {
 	smooth := make([]float64, len(counts))
 	for i := range counts {
 		n, s := 0.0, 0.0
-		for j := max(0, i-1); j <= min(len(counts)-1, i+1); j++ {
+		for j := max(0, i-2); j <= min(len(counts)-1, i+2); j++ {
 			s, n = s+counts[j], n+1
 		}
 		smooth[i] = s / n
@@ -138,7 +138,7 @@ func bands(reqs []tracedReq) []band {
 	for i, v := range smooth {
 		left := i == 0 || smooth[i-1] < v
 		right := i == len(smooth)-1 || smooth[i+1] <= v
-		if left && right && v >= minPeakShare*float64(len(reqs))/3 {
+		if left && right && v >= minPeakShare*float64(len(reqs))/5 {
 			peaks = append(peaks, i)
 		}
 	}
@@ -254,7 +254,7 @@ func groupRow(label string, g []tracedReq, total int) []string {
 	for _, p := range shareParts {
 		row = append(row, fmt.Sprintf("%.0f%%", 100*mean(g, p.of)))
 	}
-	return append(row, fmtNs(quantile(g, 0.5, func(r tracedReq) float64 { return float64(r.t.Idle) })))
+	return append(row, fmtCost(quantile(g, 0.5, func(r tracedReq) float64 { return float64(r.t.Idle) })))
 }
 
 func groupHeader(first string) []string {

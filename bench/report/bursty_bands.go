@@ -294,6 +294,18 @@ func byPosition(reqs []tracedReq) [][]tracedReq {
 	return out
 }
 
+// largestPart names the part of the latency with the largest median over
+// reqs and its share of their median latency, e.g. "pacer late (75%)".
+func largestPart(reqs []tracedReq) string {
+	best, v := latencyParts[0], math.Inf(-1)
+	for _, p := range latencyParts {
+		if q := quantile(reqs, 0.5, p.of); q > v {
+			best, v = p, q
+		}
+	}
+	return fmt.Sprintf("%s (%s)", best.name, fmtShare(v/quantile(reqs, 0.5, latOf)))
+}
+
 // bandLabel names a band by its median latency, e.g. "~312µs".
 func bandLabel(b band) string { return "~" + fmtNs(quantile(b.reqs, 0.5, latOf)) }
 
@@ -306,7 +318,7 @@ func (b *builder) burstyBands(s *Section, cells []*Cell, models []string, gap st
 		b.missing("bursty bands, gap=%s: %v", gap, err)
 		return
 	}
-	bt := Table{Caption: "Latency bands, silence " + gap + ": medians of the parts of each band's latency", Header: append([]string{"model"}, groupHeader("band")...)}
+	bt := Table{Caption: "Latency bands, silence " + gap + ": medians of the parts of each band's latency", Header: append(append([]string{"model"}, groupHeader("band")...), "largest part (of p50)")}
 	pt := Table{Caption: "Latency by position in the burst, silence " + gap, Header: append([]string{"model"}, groupHeader("position")...)}
 	var hist []Series
 	top := 0.0
@@ -328,7 +340,7 @@ func (b *builder) burstyBands(s *Section, cells []*Cell, models []string, gap st
 		}
 		bs := bands(reqs)
 		for _, bd := range bs {
-			bt.Rows = append(bt.Rows, append([]string{m}, groupRow(bandLabel(bd), bd.reqs, len(reqs))...))
+			bt.Rows = append(bt.Rows, append(append([]string{m}, groupRow(bandLabel(bd), bd.reqs, len(reqs))...), largestPart(bd.reqs)))
 		}
 		for i, grp := range byPosition(reqs) {
 			if len(grp) > 0 {

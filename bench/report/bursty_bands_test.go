@@ -99,6 +99,9 @@ func TestBurstyBandsPlantedFirstRequestDelay(t *testing.T) {
 		for _, r := range bt.Rows {
 			if r[0] == m {
 				bands = append(bands, r[1]+" "+r[2])
+				if r[1] == "~1.100ms" && !strings.HasPrefix(r[len(r)-1], "write→response") {
+					t.Errorf("%s: the slow band's largest part is %q, want the planted write→response", m, r[len(r)-1])
+				}
 			}
 		}
 		if want := []string{"~300.0µs 180 (90%)", "~1.100ms 20 (10%)"}; strings.Join(bands, ",") != strings.Join(want, ",") {

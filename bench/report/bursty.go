@@ -17,7 +17,8 @@ import (
 // latency over time of the longest silence from vegeta's raw results.
 func bursty(b *builder) {
 	s := &Section{ID: "bursty", Title: "Bursty load: latency from the intended send time",
-		Intro: "Open loop (vegeta, square-wave pacer): bursts of requests, then silence. The client drops idle connections, so every burst opens new ones; silences longer than a worker pool's idle-worker timeout (MaxIdleWorkerDuration) let its idle workers expire."}
+		Intro: "Open loop (vegeta, square-wave pacer): bursts of requests, then silence. The client drops idle connections, so every burst opens new ones; silences longer than a worker pool's idle-worker timeout (MaxIdleWorkerDuration) let its idle workers expire. " +
+			"Each request's trace splits its latency into the pacer's lateness (picked up after its intended time), the wait for a connection, write→response (loopback and the server) and the body read; the tables group the requests of the longest silence by latency band (the modes of their distribution) and by position in the burst."}
 	cells := b.r.Where(".name:Proc /load:bursty")
 	if len(cells) == 0 {
 		b.missing("%s: no bursty cells", s.Title)

@@ -173,7 +173,7 @@ func (b *Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	var seen uint64
-	for res := range atk.Attack(vegeta.NewStaticTargeter(target), stopAfter{b.Wave, total}, 0, "bursty") {
+	for res := range atk.Attack(vegeta.NewStaticTargeter(target), tracedPacer{stopAfter{b.Wave, total}, trc}, 0, "bursty") {
 		seen++
 		// Latency from the intended send time: vegeta times from when a
 		// worker picked the hit up, which is late if the server fell behind.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Where a bursty request's latency goes (issue 13: the bimodal bands). The
@@ -58,13 +60,16 @@ type Trace struct {
 	// InFlight counts the other requests written and not yet answered
 	// when this one was written.
 	InFlight int64
+	// Sleep is how long the pacer asked to sleep before this hit (0: it
+	// was due already); Late is then how far that sleep overshot.
+	Sleep int64
 }
 
 // traceFields name Trace's fields in the header, in order.
-var traceFields = []string{"late", "wait", "server", "read", "conn", "onconn", "idle", "inflight"}
+var traceFields = []string{"late", "wait", "server", "read", "conn", "onconn", "idle", "inflight", "sleep"}
 
 func (t *Trace) fields() []*int64 {
-	return []*int64{&t.Late, &t.Wait, &t.Server, &t.Read, &t.Conn, &t.OnConn, &t.Idle, &t.InFlight}
+	return []*int64{&t.Late, &t.Wait, &t.Server, &t.Read, &t.Conn, &t.OnConn, &t.Idle, &t.InFlight, &t.Sleep}
 }
 
 // AppendTrace appends t as the header value "late=… wait=… …".
@@ -107,7 +112,7 @@ func ParseTrace(s string) (Trace, error) {
 // the tracer's start; atomic because the transport's write and read
 // goroutines fill it and the result loop reads it.
 type reqRecord struct {
-	write, first, conn, onConn, idle, inFlight atomic.Int64
+	write, first, conn, onConn, idle, inFlight, sleep atomic.Int64
 }
 
 // tracer records the requests of one bursty run, indexed by vegeta's Seq.
@@ -143,7 +148,7 @@ func (tr *tracer) trace(seq uint64, intended, hit, done int64) (Trace, bool) {
 		return Trace{}, false
 	}
 	return Trace{Late: hit - intended, Wait: w - hit, Server: f - w, Read: done - f,
-		Conn: r.conn.Load(), OnConn: r.onConn.Load(), Idle: r.idle.Load(), InFlight: r.inFlight.Load()}, true
+		Conn: r.conn.Load(), OnConn: r.onConn.Load(), Idle: r.idle.Load(), InFlight: r.inFlight.Load(), Sleep: r.sleep.Load()}, true
 }
 
 // annotate adds request seq's trace to its vegeta result's headers.
@@ -154,6 +159,26 @@ func (tr *tracer) annotate(h http.Header, t Trace) http.Header {
 	tr.buf = AppendTrace(tr.buf[:0], t)
 	h[TraceHeader] = []string{string(tr.buf)}
 	return h
+}
+
+// tracedPacer notes how long the pacer asked to sleep before each hit.
+// vegeta calls Pace once per hit, from one goroutine, with the hits sent
+// so far; the hit's Seq is taken when a worker picks it up, in the same
+// order unless two workers race for consecutive hits.
+type tracedPacer struct {
+	stopAfter
+	tr *tracer
+}
+
+var _ vegeta.Pacer = tracedPacer{}
+
+// Pace implements vegeta.Pacer.
+func (p tracedPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	wait, stop := p.stopAfter.Pace(elapsed, hits)
+	if !stop && hits < uint64(len(p.tr.recs)) {
+		p.tr.recs[hits].sleep.Store(int64(wait))
+	}
+	return wait, stop
 }
 
 // tracedConn is one traced client connection. HTTP/1.1 without

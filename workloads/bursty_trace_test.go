@@ -61,6 +61,7 @@ func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 		Bursts: 3, ClientIdle: 20 * time.Millisecond}
 	rs, dials := runTraced(t, b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })) //nolint:errcheck
 	newConns := map[int64]bool{}
+	slept := 0
 	for _, r := range rs {
 		tr, err := workloads.ParseTrace(r.Headers.Get(workloads.TraceHeader))
 		if err != nil {
@@ -70,6 +71,13 @@ func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 			if sum := time.Duration(tr.Late + tr.Wait + tr.Server + tr.Read); sum != r.Latency {
 				t.Errorf("result %d: parts %+v add up to %v, latency %v", r.Seq, tr, sum, r.Latency)
 			}
+		}
+		// The pacer sleeps at most until the next hit is due: one
+		// spacing, or a silence and one spacing before a burst.
+		if tr.Sleep < 0 || tr.Sleep > int64(b.Wave.Off+time.Second/time.Duration(b.Wave.PerSecond)) {
+			t.Errorf("result %d: the pacer asked to sleep %v, want 0..%v", r.Seq, time.Duration(tr.Sleep), b.Wave.Off+time.Second/time.Duration(b.Wave.PerSecond))
+		} else if tr.Sleep > 0 {
+			slept++
 		}
 		if tr.Wait < 0 || tr.Server <= 0 || tr.Read < 0 {
 			t.Errorf("result %d: parts %+v out of order", r.Seq, tr)
@@ -85,6 +93,9 @@ func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 		} else if tr.Idle <= 0 {
 			t.Errorf("result %d: request %d on connection %d with idle %d, want > 0", r.Seq, tr.OnConn, tr.Conn, tr.Idle)
 		}
+	}
+	if slept == 0 {
+		t.Error("no hit records a sleep of the pacer: hits are due 2 ms apart, so it sleeps between them")
 	}
 	// A dial can lose its request to a connection freed meanwhile (the
 	// transport then keeps it idle): no more first requests than dials.
@@ -137,13 +148,13 @@ func TestBurstyTracePlantedFirstRequestDelay(t *testing.T) {
 // A trace survives its header format, and a damaged header is refused.
 func TestTraceHeaderRoundTrip(t *testing.T) {
 	t.Parallel()
-	want := workloads.Trace{Late: 1, Wait: -2, Server: 300000, Read: 4, Conn: 5, OnConn: 0, Idle: 7, InFlight: 8}
+	want := workloads.Trace{Late: 1, Wait: -2, Server: 300000, Read: 4, Conn: 5, OnConn: 0, Idle: 7, InFlight: 8, Sleep: 9}
 	got, err := workloads.ParseTrace(string(workloads.AppendTrace(nil, want)))
 	if err != nil || got != want {
 		t.Fatalf("round trip: %+v, %v; want %+v", got, err, want)
 	}
-	for _, bad := range []string{"", "late=1", "wait=1 late=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8",
-		"late=x wait=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8"} {
+	for _, bad := range []string{"", "late=1", "wait=1 late=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8 sleep=9",
+		"late=x wait=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8 sleep=9"} {
 		if _, err := workloads.ParseTrace(bad); err == nil {
 			t.Errorf("ParseTrace(%q) accepted", bad)
 		}
@@ -153,7 +164,7 @@ func TestTraceHeaderRoundTrip(t *testing.T) {
 // FuzzParseTrace: ParseTrace reads results files from disk; it must never
 // panic, and what it accepts must format back to an equal trace.
 func FuzzParseTrace(f *testing.F) {
-	f.Add("late=1 wait=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8")
+	f.Add("late=1 wait=2 server=3 read=4 conn=5 onconn=6 idle=7 inflight=8 sleep=9")
 	f.Add("late=1 wait=2")
 	f.Fuzz(func(t *testing.T, s string) {
 		tr, err := workloads.ParseTrace(s)

@@ -120,10 +120,23 @@ func (b *builder) saysSpread(model, gap string, c *Cell, reqs []tracedReq, chart
 	msg += fmt.Sprintf(" Requests on new connections: %.1f per burst; the first request of %d of %d bursts went on a new one.",
 		float64(newConns)/float64(bursts), firstNew, bursts)
 	if w, ok := wakeups(reqs); ok {
-		msg += fmt.Sprintf(" Hits are due every %s; the pacer woke a median %s apart and picked up %.1f hits per wake-up (%.0f%% of hits shared a wake-up), so a hit waits 0–%s for its wake-up.",
-			fmtNs(w.spacing), fmtNs(w.interval), w.perWake, 100*w.shared, fmtNs(w.interval))
-		if w.interval >= float64(time.Millisecond) && w.interval > 1.5*w.spacing {
-			msg += " The wake-ups are at least 1 ms apart although hits are due sooner: a Go timer shorter than 1 ms sleeps about 1 ms, as the runtime's netpoller waits in epoll_pwait with a timeout in whole milliseconds."
+		msg += fmt.Sprintf(" Hits are due every %s; the pacer woke a median %s apart and picked up %.1f hits per wake-up (%.0f%% of hits shared a wake-up).",
+			fmtNs(w.spacing), fmtNs(w.interval), w.perWake, 100*w.shared)
+	}
+	var slept []tracedReq
+	for _, r := range reqs {
+		if r.t.Sleep > 0 {
+			slept = append(slept, r)
+		}
+	}
+	if len(slept) > 0 {
+		sleep := func(r tracedReq) float64 { return float64(r.t.Sleep) }
+		over := quantile(slept, 0.9, late)
+		msg += fmt.Sprintf(" The pacer slept before %.0f%% of the hits (asked p50 %s); those sleeps ended late by p10 %s, p50 %s, p90 %s.",
+			100*float64(len(slept))/float64(len(reqs)), fmtNs(quantile(slept, 0.5, sleep)),
+			fmtNs(quantile(slept, 0.1, late)), fmtNs(quantile(slept, 0.5, late)), fmtNs(over))
+		if over >= float64(time.Millisecond/2) {
+			msg += " A Go timer here wakes up to about 1 ms late: the runtime's netpoller sleeps in epoll_pwait, whose timeout is in whole milliseconds, so the hits' lateness spreads evenly over 0–1 ms."
 		}
 	}
 	if len(chartYs) > 0 {

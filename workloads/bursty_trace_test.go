@@ -57,7 +57,7 @@ func runTraced(t *testing.T, b workloads.Bursty, h http.Handler) ([]vegeta.Resul
 // connections the traces name are the ones dialed: each carried at most
 // one first request (OnConn 0), every burst began on a new one.
 func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
-	b := workloads.Bursty{Wave: workloads.SquareWave{PerSecond: 500, On: 100 * time.Millisecond, Off: 100 * time.Millisecond},
+	b := workloads.Bursty{Wave: workloads.SquareWave{PerSecond: 500, On: 100 * time.Millisecond, Off: 300 * time.Millisecond},
 		Bursts: 3, ClientIdle: 20 * time.Millisecond}
 	rs, dials := runTraced(t, b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })) //nolint:errcheck
 	newConns := map[int64]bool{}
@@ -102,7 +102,7 @@ func TestBurstyTraceAccountsForEveryRequest(t *testing.T) {
 	if n := int64(len(newConns)); n > dials || n < int64(b.Bursts) {
 		t.Errorf("%d requests on new connections, %d dials, %d bursts: want between the bursts and the dials", n, dials, b.Bursts)
 	}
-	// The client drops connections idle 20 ms; silences are 100 ms, so
+	// The client drops connections idle 20 ms; silences are 300 ms, so
 	// every burst dials at least once.
 	if dials < int64(b.Bursts) {
 		t.Errorf("%d dials for %d bursts after silences longer than the client's idle timeout", dials, b.Bursts)

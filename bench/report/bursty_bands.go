@@ -220,8 +220,8 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// quantile is the q-quantile (0..1) of f over reqs.
-func quantile(reqs []tracedReq, q float64, f func(tracedReq) float64) float64 {
+// reqQuantile is the q-quantile (0..1) of f over reqs.
+func reqQuantile(reqs []tracedReq, q float64, f func(tracedReq) float64) float64 {
 	if len(reqs) == 0 {
 		return math.NaN()
 	}
@@ -233,7 +233,8 @@ func quantile(reqs []tracedReq, q float64, f func(tracedReq) float64) float64 {
 	return v[min(len(v)-1, int(q*float64(len(v))))]
 }
 
-func mean(reqs []tracedReq, f func(tracedReq) float64) float64 {
+// reqMean is the mean of f over reqs.
+func reqMean(reqs []tracedReq, f func(tracedReq) float64) float64 {
 	s := 0.0
 	for _, r := range reqs {
 		s += f(r)
@@ -247,14 +248,14 @@ func latOf(r tracedReq) float64 { return float64(r.lat) }
 // latency p50 and p99, the parts' medians and the circumstances' shares.
 func groupRow(label string, g []tracedReq, total int) []string {
 	row := []string{label, fmt.Sprintf("%d (%.0f%%)", len(g), 100*float64(len(g))/float64(total)),
-		fmtNs(quantile(g, 0.5, latOf)), fmtNs(quantile(g, 0.99, latOf))}
+		fmtNs(reqQuantile(g, 0.5, latOf)), fmtNs(reqQuantile(g, 0.99, latOf))}
 	for _, p := range latencyParts {
-		row = append(row, fmtNs(quantile(g, 0.5, p.of)))
+		row = append(row, fmtNs(reqQuantile(g, 0.5, p.of)))
 	}
 	for _, p := range shareParts {
-		row = append(row, fmt.Sprintf("%.0f%%", 100*mean(g, p.of)))
+		row = append(row, fmt.Sprintf("%.0f%%", 100*reqMean(g, p.of)))
 	}
-	return append(row, fmtCost(quantile(g, 0.5, func(r tracedReq) float64 { return float64(r.t.Idle) })))
+	return append(row, fmtCost(reqQuantile(g, 0.5, func(r tracedReq) float64 { return float64(r.t.Idle) })))
 }
 
 func groupHeader(first string) []string {
@@ -299,15 +300,15 @@ func byPosition(reqs []tracedReq) [][]tracedReq {
 func largestPart(reqs []tracedReq) string {
 	best, v := latencyParts[0], math.Inf(-1)
 	for _, p := range latencyParts {
-		if q := quantile(reqs, 0.5, p.of); q > v {
+		if q := reqQuantile(reqs, 0.5, p.of); q > v {
 			best, v = p, q
 		}
 	}
-	return fmt.Sprintf("%s (%s)", best.name, fmtShare(v/quantile(reqs, 0.5, latOf)))
+	return fmt.Sprintf("%s (%s)", best.name, fmtShare(v/reqQuantile(reqs, 0.5, latOf)))
 }
 
 // bandLabel names a band by its median latency, e.g. "~312µs".
-func bandLabel(b band) string { return "~" + fmtNs(quantile(b.reqs, 0.5, latOf)) }
+func bandLabel(b band) string { return "~" + fmtNs(reqQuantile(b.reqs, 0.5, latOf)) }
 
 // burstyBands adds, for every model at silence gap, the table of its
 // latency bands and the table by position in the burst, and says what
@@ -354,7 +355,7 @@ func (b *builder) burstyBands(s *Section, cells []*Cell, models []string, gap st
 		}
 		b.saysSpread(m, gap, c, reqs, ys)
 		all = append(all, modelReqs{m, reqs, ys})
-		top = math.Max(top, 2*quantile(reqs, 0.75, latOf))
+		top = math.Max(top, 2*reqQuantile(reqs, 0.75, latOf))
 	}
 	if len(bt.Rows) == 0 {
 		return
@@ -389,30 +390,30 @@ func (b *builder) saysBands(model, gap string, c *Cell, bs []band, total int) {
 	if len(bs) < 2 {
 		if len(bs) == 1 {
 			b.say("Bursty bands, %s at silence %s: one band (%s, p99 %s), no second mode in %d requests.",
-				model, gap, bandLabel(bs[0]), fmtNs(quantile(bs[0].reqs, 0.99, latOf)), total)
+				model, gap, bandLabel(bs[0]), fmtNs(reqQuantile(bs[0].reqs, 0.99, latOf)), total)
 		}
 		return
 	}
 	fast, slow := bs[0], bs[len(bs)-1]
-	dist := quantile(slow.reqs, 0.5, latOf) - quantile(fast.reqs, 0.5, latOf)
+	dist := reqQuantile(slow.reqs, 0.5, latOf) - reqQuantile(fast.reqs, 0.5, latOf)
 	best, bestD := latencyParts[0], math.Inf(-1)
 	var diffs []string
 	for _, p := range latencyParts {
-		d := quantile(slow.reqs, 0.5, p.of) - quantile(fast.reqs, 0.5, p.of)
-		diffs = append(diffs, fmt.Sprintf("%s %s vs %s", p.name, fmtNs(quantile(slow.reqs, 0.5, p.of)), fmtNs(quantile(fast.reqs, 0.5, p.of))))
+		d := reqQuantile(slow.reqs, 0.5, p.of) - reqQuantile(fast.reqs, 0.5, p.of)
+		diffs = append(diffs, fmt.Sprintf("%s %s vs %s", p.name, fmtNs(reqQuantile(slow.reqs, 0.5, p.of)), fmtNs(reqQuantile(fast.reqs, 0.5, p.of))))
 		if d > bestD {
 			best, bestD = p, d
 		}
 	}
 	var circ []string
 	for _, p := range shareParts {
-		circ = append(circ, fmt.Sprintf("%s %.0f%% vs %.0f%%", p.name, 100*mean(slow.reqs, p.of), 100*mean(fast.reqs, p.of)))
+		circ = append(circ, fmt.Sprintf("%s %.0f%% vs %.0f%%", p.name, 100*reqMean(slow.reqs, p.of), 100*reqMean(fast.reqs, p.of)))
 	}
 	server := serverClause(c)
 	b.say("Bursty bands, %s at silence %s: the %s band (%d requests, %.0f%%) against the %s band (%d, %.0f%%) is %s: its median is %s against %s, %s of the %s between the bands (medians, slow vs fast: %s; %s).%s",
 		model, gap, bandLabel(slow), len(slow.reqs), 100*float64(len(slow.reqs))/float64(total),
 		bandLabel(fast), len(fast.reqs), 100*float64(len(fast.reqs))/float64(total),
-		bandCause[best.name], fmtNs(quantile(slow.reqs, 0.5, best.of)), fmtNs(quantile(fast.reqs, 0.5, best.of)),
+		bandCause[best.name], fmtNs(reqQuantile(slow.reqs, 0.5, best.of)), fmtNs(reqQuantile(fast.reqs, 0.5, best.of)),
 		fmtShare(bestD/dist), fmtNs(dist), strings.Join(diffs, ", "), strings.Join(circ, ", "), server)
 }
 

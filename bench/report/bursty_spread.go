@@ -84,7 +84,7 @@ func medianOf(v []float64) float64 {
 // chartMiddle is the share of the over-time chart's points (ys, latency
 // in ms) inside the requests' latency p25–p75.
 func chartMiddle(reqs []tracedReq, ys []float64) float64 {
-	lo, hi := quantile(reqs, 0.25, latOf)/1e6, quantile(reqs, 0.75, latOf)/1e6
+	lo, hi := reqQuantile(reqs, 0.25, latOf)/1e6, reqQuantile(reqs, 0.75, latOf)/1e6
 	in := 0
 	for _, y := range ys {
 		if y >= lo && y <= hi {
@@ -102,11 +102,11 @@ func chartMiddle(reqs []tracedReq, ys []float64) float64 {
 func (b *builder) saysSpread(model, gap string, c *Cell, reqs []tracedReq, chartYs []float64) {
 	late := func(r tracedReq) float64 { return float64(r.t.Late) }
 	server := func(r tracedReq) float64 { return float64(r.t.Server) }
-	p50 := quantile(reqs, 0.5, latOf)
+	p50 := reqQuantile(reqs, 0.5, latOf)
 	msg := fmt.Sprintf("Bursty spread, %s at silence %s: latency p10 %s, p50 %s, p90 %s; of it the pacer's lateness p10 %s, p50 %s, p90 %s (%s of the median latency), write→response (loopback and the server) p50 %s, p90 %s.",
-		model, gap, fmtNs(quantile(reqs, 0.1, latOf)), fmtNs(p50), fmtNs(quantile(reqs, 0.9, latOf)),
-		fmtNs(quantile(reqs, 0.1, late)), fmtNs(quantile(reqs, 0.5, late)), fmtNs(quantile(reqs, 0.9, late)), fmtShare(quantile(reqs, 0.5, late)/p50),
-		fmtNs(quantile(reqs, 0.5, server)), fmtNs(quantile(reqs, 0.9, server)))
+		model, gap, fmtNs(reqQuantile(reqs, 0.1, latOf)), fmtNs(p50), fmtNs(reqQuantile(reqs, 0.9, latOf)),
+		fmtNs(reqQuantile(reqs, 0.1, late)), fmtNs(reqQuantile(reqs, 0.5, late)), fmtNs(reqQuantile(reqs, 0.9, late)), fmtShare(reqQuantile(reqs, 0.5, late)/p50),
+		fmtNs(reqQuantile(reqs, 0.5, server)), fmtNs(reqQuantile(reqs, 0.9, server)))
 	bursts, newConns, firstNew := 0, 0, 0
 	for _, r := range reqs {
 		bursts = max(bursts, r.burst+1)
@@ -131,10 +131,10 @@ func (b *builder) saysSpread(model, gap string, c *Cell, reqs []tracedReq, chart
 	}
 	if len(slept) > 0 {
 		sleep := func(r tracedReq) float64 { return float64(r.t.Sleep) }
-		over := quantile(slept, 0.9, late)
+		over := reqQuantile(slept, 0.9, late)
 		msg += fmt.Sprintf(" The pacer slept before %.0f%% of the hits (asked p50 %s); those sleeps ended late by p10 %s, p50 %s, p90 %s.",
-			100*float64(len(slept))/float64(len(reqs)), fmtNs(quantile(slept, 0.5, sleep)),
-			fmtNs(quantile(slept, 0.1, late)), fmtNs(quantile(slept, 0.5, late)), fmtNs(over))
+			100*float64(len(slept))/float64(len(reqs)), fmtNs(reqQuantile(slept, 0.5, sleep)),
+			fmtNs(reqQuantile(slept, 0.1, late)), fmtNs(reqQuantile(slept, 0.5, late)), fmtNs(over))
 		if over >= float64(time.Millisecond/2) {
 			msg += " A Go timer here wakes up to about 1 ms late: the runtime's netpoller sleeps in epoll_pwait, whose timeout is in whole milliseconds, so the hits' lateness spreads evenly over 0–1 ms."
 		}

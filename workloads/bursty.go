@@ -20,7 +20,9 @@ import (
 // connections idle for ClientIdle, so when Off is longer every burst opens
 // new connections, and the server's idle workers may expire in between.
 // Latency is measured from each request's intended send time, so a stalled
-// server cannot hide its queue (no coordinated omission).
+// server cannot hide its queue (no coordinated omission). Each recorded
+// result carries its trace (TraceHeader, bursty_trace.go): where the
+// latency went and on which connection.
 //
 // The process matrix sweeps Off (-gaps) across fasthttp's
 // MaxIdleWorkerDuration; its cells carry gap=<Off> and conns=na.
@@ -139,10 +141,16 @@ func (b *Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	}
 	l := newLoop(ctx, Plan{Latency: true, OnStart: p.OnStart, OnEnd: p.OnEnd})
 	var dials atomic.Int64
+	total := uint64(b.Bursts) * b.Wave.PerBurst()
+	trc := newTracer(time.Time{}, total) // bursty_trace.go: where each request's latency went
 	tr := &http.Transport{
 		DialContext: func(context.Context, string, string) (net.Conn, error) {
 			dials.Add(1)
-			return d()
+			c, err := d()
+			if err != nil {
+				return nil, err
+			}
+			return trc.wrap(c), nil
 		},
 		MaxIdleConnsPerHost: 10000,
 		IdleConnTimeout:     b.ClientIdle,
@@ -155,22 +163,31 @@ func (b *Bursty) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: 30 * time.Second}),
 		vegeta.Workers(64), vegeta.MaxWorkers(workers))
 	target := vegeta.Target{Method: http.MethodGet, URL: "http://poolbench" + p.Request.Target}
-	total := uint64(b.Bursts) * b.Wave.PerBurst()
 	var enc vegeta.Encoder
 	if p.Record != nil {
 		enc = vegeta.NewEncoder(p.Record)
 	}
 	t := l.newTally()
 	l.start()
+	trc.began = l.began
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	var seen uint64
-	for res := range atk.Attack(vegeta.NewStaticTargeter(target), stopAfter{b.Wave, total}, 0, "bursty") {
+	for res := range atk.Attack(vegeta.NewStaticTargeter(target), tracedPacer{stopAfter{b.Wave, total}, trc}, 0, "bursty") {
 		seen++
 		// Latency from the intended send time: vegeta times from when a
 		// worker picked the hit up, which is late if the server fell behind.
 		intended := l.began.Add(b.Wave.Due(res.Seq))
-		if lat := res.Timestamp.Add(res.Latency).Sub(intended); lat > res.Latency {
+		end := res.Timestamp.Add(res.Latency)
+		if enc != nil {
+			// The body is the same bytes every time and checked above by
+			// its length: keeping it would only slow the load down.
+			res.Body = nil
+			if tc, ok := trc.trace(res.Seq, int64(b.Wave.Due(res.Seq)), int64(res.Timestamp.Sub(l.began)), int64(end.Sub(l.began))); ok {
+				res.Headers = trc.annotate(res.Headers, tc)
+			}
+		}
+		if lat := end.Sub(intended); lat > res.Latency {
 			res.Latency = lat
 		}
 		res.Timestamp = intended

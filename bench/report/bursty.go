@@ -17,7 +17,8 @@ import (
 // latency over time of the longest silence from vegeta's raw results.
 func bursty(b *builder) {
 	s := &Section{ID: "bursty", Title: "Bursty load: latency from the intended send time",
-		Intro: "Open loop (vegeta, square-wave pacer): bursts of requests, then silence. The client drops idle connections, so every burst opens new ones; silences longer than a worker pool's idle-worker timeout (MaxIdleWorkerDuration) let its idle workers expire."}
+		Intro: "Open loop (vegeta, square-wave pacer): bursts of requests, then silence. The client drops idle connections, so every burst opens new ones; silences longer than a worker pool's idle-worker timeout (MaxIdleWorkerDuration) let its idle workers expire. " +
+			"Each request's trace splits its latency into the pacer's lateness (picked up after its intended time), the wait for a connection, write→response (loopback and the server) and the body read; the tables group the requests of the longest silence by latency band (the modes of their distribution) and by position in the burst."}
 	cells := b.r.Where(".name:Proc /load:bursty")
 	if len(cells) == 0 {
 		b.missing("%s: no bursty cells", s.Title)
@@ -58,8 +59,7 @@ func bursty(b *builder) {
 		if cell == nil {
 			continue
 		}
-		path := filepath.Join(b.r.Dir, "vegeta", cellPath(cell)+".vegeta.bin")
-		sr, err := readVegeta(path, m)
+		sr, err := readVegeta(vegetaPath(b.r, cell), m)
 		if err != nil {
 			b.missing("latency over time for model=%s gap=%s: %v", m, g, err)
 			continue
@@ -70,6 +70,7 @@ func bursty(b *builder) {
 		c, err := scatterChart("bursty-over-time", "latency over time, silence "+g+" (ms)", "seconds since the first burst", "ms", over)
 		b.chart(s, c, err)
 	}
+	b.burstyBands(s, cells, models, g) // bursty_bands.go
 	base := find(cells, "model", models[0], "gap", g)
 	for _, m := range models[1:] {
 		b.say("Bursts (silence %s): p99 %s for %s vs %s for %s.",
@@ -85,6 +86,11 @@ func cellPath(c *Cell) string {
 		parts = append(parts, k+"="+c.Keys[k])
 	}
 	return strings.Join(parts, "/")
+}
+
+// vegetaPath is where the run keeps a bursty cell's raw vegeta results.
+func vegetaPath(r *Run, c *Cell) string {
+	return filepath.Join(r.Dir, "vegeta", cellPath(c)+".vegeta.bin")
 }
 
 // readVegeta reads raw vegeta results into a latency-over-time series.

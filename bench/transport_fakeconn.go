@@ -15,8 +15,9 @@ import (
 // Get1ReqPerConn. The request is the same keep-alive GET in every shape: a
 // connection ends as the driver's short-lived ones do, with the client's
 // close, which the server reads as EOF after its last request (fasthttp's
-// suite has its handler ask for the close instead; the two cost the same,
-// and a Connection: close header would be one header more than it sends).
+// suite has its handler ask for the close instead: make fakeconn-check
+// found the same ratio either way, and a Connection: close header would be
+// one request header more than that suite sends).
 func fakeconnShape(k workloads.Kind) (perConn int, ok bool) {
 	t := k.Traits()
 	switch {

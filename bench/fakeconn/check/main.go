@@ -19,7 +19,7 @@
 // Exit 0 when ±tolerance holds for every shape, 1 when it fails or is
 // undecided for one, 2 on bad flags, 130/143 when interrupted.
 //
-//	go run ./bench/fakeconn/check -rounds 15 -cpu-per-run 150ms
+//	go run ./bench/fakeconn/check -rounds 25 -cpu-per-run 100ms
 package main
 
 import (
@@ -73,8 +73,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fakeconn-check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rounds := fs.Int("rounds", 15, "interleaved rounds; each gives one ours ÷ theirs ratio per shape")
-	perRun := fs.Duration("cpu-per-run", 150*time.Millisecond, "CPU time each benchmark run is calibrated to")
+	rounds := fs.Int("rounds", 25, "interleaved rounds; each gives one ours ÷ theirs ratio per shape")
+	perRun := fs.Duration("cpu-per-run", 100*time.Millisecond, "CPU time each benchmark run is calibrated to")
 	verbose := fs.Bool("v", false, "print every run on stderr")
 	tol := fs.Float64("tolerance", 0.10, "allowed relative difference between the two harnesses' ratios")
 	if err := fs.Parse(args); err != nil {

@@ -69,7 +69,7 @@ func TestCounterSplitsAndErrors(t *testing.T) {
 	stream := strings.Repeat(resp, 3) // 6 responses
 	for _, step := range []int{1, 2, 7, 40, len(stream)} {
 		var r counter
-		r.reset(200)
+		r.reset(200, nil)
 		for b := []byte(stream); len(b) > 0; {
 			n := min(step, len(b))
 			r.write(b[:n])
@@ -86,7 +86,7 @@ func TestCounterSplitsAndErrors(t *testing.T) {
 		"not http":   "SSH-2.0-OpenSSH\r\n\r\n",
 	} {
 		var r counter
-		r.reset(200)
+		r.reset(200, nil)
 		r.write([]byte(in))
 		if r.err == nil || r.responses != 0 {
 			t.Errorf("%s: %d responses, err %v: want an error and none counted", name, r.responses, r.err)
@@ -173,7 +173,7 @@ func TestCounterSkipsOnlyIdenticalHeaders(t *testing.T) {
 	ok13 := hdr(200, 13) + "Hello, World!"
 	ok12 := hdr(200, 12) + "Hello, World"
 	var r counter
-	r.reset(200)
+	r.reset(200, nil)
 	r.write([]byte(ok13 + ok13 + ok12 + ok13 + ok12))
 	if r.err != nil || r.responses != 5 || r.inBody {
 		t.Errorf("13-, 12- and 13-byte bodies behind same-length headers: %d responses, err %v, mid-body %v: want 5 complete",

@@ -240,3 +240,32 @@ func waitBlocked(t *testing.T, state, fn string) {
 	}
 	t.Fatalf("no goroutine %s in %s after 10s", state, fn)
 }
+
+// FuzzCounterSplits: however a server splits its writes, the counter counts
+// the same responses and fails alike, whether a header is parsed in full,
+// carried across writes or matched against the last one.
+func FuzzCounterSplits(f *testing.F) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"
+	f.Add([]byte(ok+ok+ok), uint8(7))
+	f.Add([]byte(ok+"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHello, World"+ok), uint8(1))
+	f.Add([]byte(ok+"HTTP/1.1 404 OK\r\nContent-Length: 13\r\n\r\nHello, World!"), uint8(50))
+	f.Add([]byte("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"+ok), uint8(3))
+	f.Fuzz(func(t *testing.T, stream []byte, step uint8) {
+		if len(stream) > maxHeader/2 || step == 0 {
+			return // a carried header longer than maxHeader is an error only when split
+		}
+		var whole, split counter
+		whole.reset(200, nil)
+		split.reset(200, nil)
+		whole.write(stream)
+		for b := stream; len(b) > 0; {
+			n := min(int(step), len(b))
+			split.write(b[:n])
+			b = b[n:]
+		}
+		if whole.responses != split.responses || (whole.err == nil) != (split.err == nil) {
+			t.Errorf("whole: %d responses, err %v; in writes of %d: %d responses, err %v",
+				whole.responses, whole.err, step, split.responses, split.err)
+		}
+	})
+}

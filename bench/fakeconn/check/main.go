@@ -108,14 +108,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	load0 := loadavg()
 	res, err := measure(ctx, *rounds, *perRun, *verbose, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "fakeconn-check:", err)
 		var se signalError
 		if errors.As(context.Cause(ctx), &se) {
+			fmt.Fprintln(stderr, "fakeconn-check:", se, "- nothing measured is reported")
 			if se.s == syscall.SIGTERM {
 				return 143
 			}
 			return 130
 		}
+		fmt.Fprintln(stderr, "fakeconn-check:", err)
 		return 1
 	}
 	res.load = [2]string{load0, loadavg()}

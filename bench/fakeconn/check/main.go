@@ -14,7 +14,10 @@
 // shown beside it. Every round yields one ours ÷ theirs ratio per shape; the
 // verdict is on their median and a distribution-free confidence interval
 // of it (order statistics, ≥ 90%): ±10% holds when the whole interval lies
-// inside, fails when it lies outside, and is undecided otherwise.
+// inside, fails when it lies outside, and is undecided otherwise. While a
+// verdict is undecided after -rounds, pairs of rounds are added until
+// -max-time has passed since the start (build included), so a busy machine
+// gets more evidence and the check still ends within about 2.5 minutes.
 //
 // What still differs per request, by pprof and gctrace on a 2-CPU VM:
 // fasthttp's suite sends GET /foobar?baz (a query to parse) and its
@@ -43,6 +46,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	perRun := fs.Duration("cpu-per-run", 100*time.Millisecond, "CPU time each benchmark run is calibrated to")
 	verbose := fs.Bool("v", false, "print every run on stderr")
 	tol := fs.Float64("tolerance", 0.10, "allowed relative difference between the two harnesses' ratios")
+	maxTime := fs.Duration("max-time", 150*time.Second, "while a verdict is undecided after -rounds, add rounds in pairs until the check has run this long (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,6 +107,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case *tol <= 0 || *tol >= 1:
 		fmt.Fprintf(stderr, "fakeconn-check: -tolerance %v: want a fraction in (0, 1), e.g. 0.1\n", *tol)
 		return 2
+	case *maxTime < 0:
+		fmt.Fprintf(stderr, "fakeconn-check: -max-time %v: want a duration ≥ 0, e.g. 150s (0 never adds rounds)\n", *maxTime)
+		return 2
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -115,7 +123,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 	start := time.Now()
 	load0 := loadavg()
-	res, err := measure(ctx, *rounds, *perRun, *verbose, stderr)
+	more := func(res result) bool { // add rounds while undecided and there is time
+		return time.Since(start) < *maxTime && slices.Contains(verdicts(res, *tol), undecided)
+	}
+	res, err := measure(ctx, *rounds, *perRun, more, *verbose, stderr)
 	if err != nil {
 		var se signalError
 		if errors.As(context.Cause(ctx), &se) {
@@ -151,6 +162,7 @@ type sample struct {
 // result holds the samples of every round: runs[shape][harness][model][round].
 type result struct {
 	runs    [][2][2][]sample
+	asked   int // -rounds; the rest were added while a verdict was undecided
 	conns   int
 	load    [2]string // /proc/loadavg at start and end
 	elapsed time.Duration
@@ -165,8 +177,10 @@ type benchmark struct {
 	n        int     // calibrated b.N
 }
 
-func measure(ctx context.Context, rounds int, perRun time.Duration, verbose bool, log io.Writer) (result, error) {
-	res := result{runs: make([][2][2][]sample, len(shapes)), conns: runtime.NumCPU()}
+// measure builds, calibrates and runs the rounds: rounds of them, then pairs
+// more while more says so.
+func measure(ctx context.Context, rounds int, perRun time.Duration, more func(result) bool, verbose bool, log io.Writer) (result, error) {
+	res := result{runs: make([][2][2][]sample, len(shapes)), conns: runtime.NumCPU(), asked: rounds}
 	tmp, err := os.MkdirTemp("", "fakeconn-check")
 	if err != nil {
 		return res, err
@@ -211,8 +225,12 @@ func measure(ctx context.Context, rounds int, perRun time.Duration, verbose bool
 			}
 		}
 	}
-	for r := range rounds {
-		fmt.Fprintf(log, "fakeconn-check: round %d of %d\n", r+1, rounds)
+	for r := 0; another(r, rounds, func() bool { return more(res) }); r++ {
+		if r < rounds {
+			fmt.Fprintf(log, "fakeconn-check: round %d of %d\n", r+1, rounds)
+		} else {
+			fmt.Fprintf(log, "fakeconn-check: round %d, one more while a verdict is undecided\n", r+1)
+		}
 		for si := range shapes {
 			for _, o := range order(r) {
 				h, m := o[0], o[1]
@@ -229,6 +247,12 @@ func measure(ctx context.Context, rounds int, perRun time.Duration, verbose bool
 		}
 	}
 	return res, nil
+}
+
+// another reports whether round r runs: the first rounds do, and after them
+// pairs of rounds (forward and backward, see order) while more says so.
+func another(r, rounds int, more func() bool) bool {
+	return r < rounds || (r-rounds)%2 == 1 || more()
 }
 
 // order is the order of (harness, model) runs in round r: theirs and ours

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,7 +112,7 @@ func TestRenderVerdict(t *testing.T) {
 		{"outside", []float64{0.85, 0.8, 0.88, 0.83, 0.86}, false, "FAILS"},
 		{"one wild round", []float64{0.97, 1.02, 0.99, 1.05, 1.5}, false, "UNDECIDED"},
 	} {
-		res := result{runs: [][2][2][]sample{fake(c.q), fake(same)}, conns: 2, load: [2]string{"0.1 0.2 0.3", "0.1 0.2 0.3"}}
+		res := result{runs: [][2][2][]sample{fake(c.q), fake(same)}, asked: 5, conns: 2, load: [2]string{"0.1 0.2 0.3", "0.1 0.2 0.3"}}
 		var b bytes.Buffer
 		if got := render(&b, res, 0.10); got != c.ok {
 			t.Errorf("%s: render = %v, want %v\n%s", c.name, got, c.ok, b.String())
@@ -129,10 +130,48 @@ func TestRenderVerdict(t *testing.T) {
 
 func TestBadFlagsExit2(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"-rounds", "4"}, {"-cpu-per-run", "1ms"}, {"-tolerance", "2"}, {"-nope"}, {"extra"}} {
+	for _, args := range [][]string{{"-rounds", "4"}, {"-cpu-per-run", "1ms"}, {"-tolerance", "2"}, {"-max-time", "-1s"}, {"-nope"}, {"extra"}} {
 		var stderr bytes.Buffer
 		if code := run(args, io.Discard, &stderr); code != 2 || stderr.Len() == 0 {
 			t.Errorf("run(%q) = %d with %q, want 2 and a message", args, code, stderr.String())
 		}
+	}
+}
+
+// TestMoreRoundsInPairs: rounds beyond -rounds come in pairs, as long as
+// more says so, so forward and backward orders stay balanced.
+func TestMoreRoundsInPairs(t *testing.T) {
+	t.Parallel()
+	for yes, want := range []int{5, 7, 9, 11} {
+		calls, n := 0, 0
+		more := func() bool { calls++; return calls <= yes }
+		for r := 0; another(r, 5, more); r++ {
+			n++
+		}
+		if n != want {
+			t.Errorf("more true %d times: %d rounds, want %d", yes, n, want)
+		}
+	}
+}
+
+// TestVerdictsAddRoundsWhileUndecided: an undecided shape becomes decided
+// when more rounds narrow the interval, which is what extra rounds are for.
+func TestVerdictsAddRoundsWhileUndecided(t *testing.T) {
+	t.Parallel()
+	wide := []float64{0.95, 1.2, 1.0, 1.15, 0.97}
+	res := result{runs: [][2][2][]sample{fake(wide), fake([]float64{1, 1, 1, 1, 1})}}
+	if v := verdicts(res, 0.10); v[0] != undecided || v[1] != holds {
+		t.Fatalf("verdicts of 5 wide rounds = %v, want [undecided holds]", v)
+	}
+	narrow := append(wide, 1.01, 0.99, 1.02, 1.0, 0.98, 1.03, 1.0)
+	res = result{runs: [][2][2][]sample{fake(narrow), fake(slices.Repeat([]float64{1}, len(narrow)))}}
+	if v := verdicts(res, 0.10); v[0] != holds {
+		t.Errorf("verdicts after 7 more rounds near 1 = %v, want shortlived to hold", v)
+	}
+	var b bytes.Buffer
+	res.asked = 5
+	render(&b, res, 0.10)
+	if !strings.Contains(b.String(), "12 interleaved rounds (5 asked, 7 more while a verdict was undecided)") {
+		t.Errorf("render does not say rounds were added:\n%s", b.String())
 	}
 }

@@ -89,6 +89,26 @@ func perRound(runs [2][]sample, cpu bool) []float64 {
 	return out
 }
 
+// oursOverTheirs returns ours ÷ theirs of the CPU ratios of shape si, per round.
+func oursOverTheirs(res result, si int) []float64 {
+	t, o := perRound(res.runs[si][theirs], true), perRound(res.runs[si][ours], true)
+	q := make([]float64, len(t))
+	for i := range q {
+		q[i] = o[i] / t[i]
+	}
+	return q
+}
+
+// verdicts judges every shape's interval of ours ÷ theirs against ±tol.
+func verdicts(res result, tol float64) []verdict {
+	out := make([]verdict, len(shapes))
+	for si := range shapes {
+		_, lo, hi, _ := interval(oursOverTheirs(res, si))
+		out[si] = judge(lo, hi, tol)
+	}
+	return out
+}
+
 func values(s []sample, f func(sample) float64) []float64 {
 	out := make([]float64, len(s))
 	for i, x := range s {
@@ -122,34 +142,32 @@ func render(w io.Writer, res result, tol float64) bool {
 	fmt.Fprintf(w, "fakeconn-check: fasthttp's server_timing_test.go vs poolbench transport=fakeconn route=plaintext, conns=%d (runtime.NumCPU, as fasthttp's suite), -cpu 1\n", res.conns)
 	fmt.Fprintf(w, "machine: %d CPUs, load average %s at start and %s at end; each benchmark process got %.0f%% of a CPU (median; 100%% = no contention)\n",
 		runtime.NumCPU(), res.load[0], res.load[1], 100*median(shares))
-	fmt.Fprintf(w, "%d interleaved rounds in %v; ratio = net/http ÷ fasthttp per request; [lo–hi] = the ≥%.0f%% interval of the median over rounds\n\n",
-		rounds, res.elapsed.Round(time.Second), 100*coverage)
+	added := ""
+	if rounds > res.asked {
+		added = fmt.Sprintf(" (%d asked, %d more while a verdict was undecided)", res.asked, rounds-res.asked)
+	}
+	fmt.Fprintf(w, "%d interleaved rounds%s in %v; ratio = net/http ÷ fasthttp per request; [lo–hi] = the ≥%.0f%% interval of the median over rounds\n\n",
+		rounds, added, res.elapsed.Round(time.Second), 100*coverage)
 	for si, s := range shapes {
 		fmt.Fprintf(w, "%s (fasthttp's %s)\n", s.name, s.like)
 		fmt.Fprintf(w, "  %-30s %9s %9s %7s %15s │ %9s %9s %7s %15s\n", "harness",
 			"fh cpu-ns", "nh cpu-ns", "ratio", "interval", "fh ns/op", "nh ns/op", "ratio", "interval")
-		var rr [2][]float64
 		for h := range 2 {
 			fmt.Fprintf(w, "  %-30s", harnessNames[h])
 			for i, get := range []func(sample) float64{cpuOf, wallOf} {
 				if i == 1 {
 					fmt.Fprint(w, " │")
 				}
-				r := perRound(res.runs[si][h], i == 0)
-				if i == 0 {
-					rr[h] = r
-				}
-				m, lo, hi, _ := interval(r)
+				m, lo, hi, _ := interval(perRound(res.runs[si][h], i == 0))
 				fmt.Fprintf(w, " %9.0f %9.0f %6.2f× %15s", median(values(res.runs[si][h][0], get)), median(values(res.runs[si][h][1], get)),
 					m, fmt.Sprintf("[%.2f–%.2f]", lo, hi))
 			}
 			fmt.Fprintln(w)
 		}
-		q := make([]float64, rounds)
-		strs := make([]string, rounds)
-		for i := range q {
-			q[i] = rr[ours][i] / rr[theirs][i]
-			strs[i] = fmt.Sprintf("%.3f", q[i])
+		q := oursOverTheirs(res, si)
+		strs := make([]string, len(q))
+		for i, x := range q {
+			strs[i] = fmt.Sprintf("%.3f", x)
 		}
 		m, lo, hi, cov := interval(q)
 		v := judge(lo, hi, tol)

@@ -126,7 +126,7 @@ fuzz: ## Fuzz every reader of outside input for FUZZTIME each (default 60s); mak
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel 1 "$$pkg"; done
 
 .PHONY: fakeconn-check
-fakeconn-check: ## Run fasthttp's own server_timing_test.go benchmarks and the fakeconn cells interleaved, and compare their ratios (±10%).
+fakeconn-check: ## Run fasthttp's own server_timing_test.go Get1ReqPerConn/Get10KReqPerConn and the transport=fakeconn cells interleaved round by round; verdict on ours÷theirs ratio (median, ≥90% interval) vs ±10%.
 	@go run ./bench/fakeconn/check
 
 .PHONY: clean

@@ -1,22 +1,29 @@
 package fakeconn
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolbench/poolbench/servers"
 	"github.com/poolbench/poolbench/servers/app"
 )
 
-// shapes are the two request shapes, named as the matrix names loads.
+// shapes are the two request shapes, named as the matrix names loads, and
+// short-lived connections that the server closes on the request's
+// Connection: close instead of on EOF.
 var shapes = []struct {
 	load    string
 	perConn int
 	close   bool
 }{
-	{"shortlived", OneRequestPerConn, true},
+	{"shortlived", OneRequestPerConn, false},
+	{"shortlived_close", OneRequestPerConn, true},
 	{"keepalive", TenKRequestsPerConn, false},
 }
 
@@ -62,7 +69,7 @@ func TestCounterSplitsAndErrors(t *testing.T) {
 	stream := strings.Repeat(resp, 3) // 6 responses
 	for _, step := range []int{1, 2, 7, 40, len(stream)} {
 		var r counter
-		r.reset(200)
+		r.reset(200, nil)
 		for b := []byte(stream); len(b) > 0; {
 			n := min(step, len(b))
 			r.write(b[:n])
@@ -79,7 +86,7 @@ func TestCounterSplitsAndErrors(t *testing.T) {
 		"not http":   "SSH-2.0-OpenSSH\r\n\r\n",
 	} {
 		var r counter
-		r.reset(200)
+		r.reset(200, nil)
 		r.write([]byte(in))
 		if r.err == nil || r.responses != 0 {
 			t.Errorf("%s: %d responses, err %v: want an error and none counted", name, r.responses, r.err)
@@ -154,28 +161,111 @@ func TestPlanValidate(t *testing.T) {
 	}
 }
 
-// BenchmarkFakeconn serves the app's plaintext route from memory with both
-// models, in fasthttp's two shapes. One op is one request. Run it with
-// -cpu 1 to compare with fasthttp's own BenchmarkServerGet*ReqPerConn.
-func BenchmarkFakeconn(b *testing.B) {
-	for _, m := range servers.Models.All() {
-		for _, s := range shapes {
-			for _, conns := range benchConns {
-				name := fmt.Sprintf("model=%s/load=%s/conns=%d", m.Name, s.load, conns)
-				b.Run(name, func(b *testing.B) {
-					h := app.NewHandler(app.AllOn)
-					p := Plan{Request: NewGET(app.PlaintextPath, s.close), Status: 200, Conns: conns, RequestsPerConn: s.perConn, Requests: b.N}
-					b.ReportAllocs()
-					b.ResetTimer()
-					if _, err := Serve(b, m, servers.Config{Handler: h}, p); err != nil {
-						b.Fatal(err)
-					}
-				})
-			}
-		}
+// TestCounterSkipsOnlyIdenticalHeaders: a header byte-identical to the last
+// one parsed is counted without parsing; any other is parsed in full, so a
+// changed Content-Length of the same width still frames the stream and a
+// changed status is still an error.
+func TestCounterSkipsOnlyIdenticalHeaders(t *testing.T) {
+	t.Parallel()
+	hdr := func(status, n int) string {
+		return fmt.Sprintf("HTTP/1.1 %d OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", status, n)
+	}
+	ok13 := hdr(200, 13) + "Hello, World!"
+	ok12 := hdr(200, 12) + "Hello, World"
+	var r counter
+	r.reset(200, nil)
+	r.write([]byte(ok13 + ok13 + ok12 + ok13 + ok12))
+	if r.err != nil || r.responses != 5 || r.inBody {
+		t.Errorf("13-, 12- and 13-byte bodies behind same-length headers: %d responses, err %v, mid-body %v: want 5 complete",
+			r.responses, r.err, r.inBody)
+	}
+	r.write([]byte(hdr(201, 13) + "Hello, World!"))
+	if r.err == nil || !strings.Contains(r.err.Error(), "status 201, want 200") {
+		t.Errorf("a 201 after learned 200s: err %v, want a status error", r.err)
 	}
 }
 
-// benchConns are the connection counts of the benchmark: as many as
-// fasthttp's suite opens on a 2-CPU machine (runtime.NumCPU there).
-var benchConns = []int{2}
+// TestCloseWakesAccept: Close ends an Accept that waits for a free
+// connection, and the server can still close the connection it holds.
+func TestCloseWakesAccept(t *testing.T) {
+	t.Parallel()
+	ln, err := NewListener(Plan{Request: NewGET("/", false), Status: 200, Conns: 1, RequestsPerConn: 1, Requests: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := ln.Accept() // no free connection: waits
+		accepted <- err
+	}()
+	waitBlocked(t, "[chan receive", "fakeconn.(*Listener).Accept")
+	ln.Close()
+	select {
+	case err := <-accepted:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept waiting during Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept still waiting 10s after Close")
+	}
+	closed := make(chan struct{})
+	go func() {
+		held.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the held connection after Close still blocked after 10s")
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+// waitBlocked waits until some goroutine is blocked in state inside fn.
+func waitBlocked(t *testing.T, state, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(time.Millisecond) {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, state) && strings.Contains(g, fn) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine %s in %s after 10s", state, fn)
+}
+
+// FuzzCounterSplits: however a server splits its writes, the counter counts
+// the same responses and fails alike, whether a header is parsed in full,
+// carried across writes or matched against the last one.
+func FuzzCounterSplits(f *testing.F) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"
+	f.Add([]byte(ok+ok+ok), uint8(7))
+	f.Add([]byte(ok+"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHello, World"+ok), uint8(1))
+	f.Add([]byte(ok+"HTTP/1.1 404 OK\r\nContent-Length: 13\r\n\r\nHello, World!"), uint8(50))
+	f.Add([]byte("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"+ok), uint8(3))
+	f.Fuzz(func(t *testing.T, stream []byte, step uint8) {
+		if len(stream) > maxHeader/2 || step == 0 {
+			return // a carried header longer than maxHeader is an error only when split
+		}
+		var whole, split counter
+		whole.reset(200, nil)
+		split.reset(200, nil)
+		whole.write(stream)
+		for b := stream; len(b) > 0; {
+			n := min(int(step), len(b))
+			split.write(b[:n])
+			b = b[n:]
+		}
+		if whole.responses != split.responses || (whole.err == nil) != (split.err == nil) {
+			t.Errorf("whole: %d responses, err %v; in writes of %d: %d responses, err %v",
+				whole.responses, whole.err, step, split.responses, split.err)
+		}
+	})
+}

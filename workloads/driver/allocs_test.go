@@ -2,7 +2,10 @@
 
 package driver
 
-import "testing"
+import (
+	"net"
+	"testing"
+)
 
 // TestRoundTripAllocs guards the driver's promise: no allocations per
 // request on a keep-alive connection in steady state.
@@ -21,5 +24,32 @@ func TestRoundTripAllocs(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("RoundTrip allocates %.1f objects per request, want 0", n)
+	}
+}
+
+// TestRoundTripAllocsTCP is TestRoundTripAllocs on the raw read path of a
+// loopback TCP connection.
+func TestRoundTripAllocsTCP(t *testing.T) {
+	nc, err := net.Dial("tcp4", startServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(nc, false)
+	defer c.CloseConn()
+	req := NewGET("x", "/", 200, 5)
+	var rtErr error
+	n := testing.AllocsPerRun(1000, func() {
+		if err := c.RoundTrip(req); err != nil {
+			rtErr = err
+		}
+	})
+	if rtErr != nil {
+		t.Fatal(rtErr)
+	}
+	if c.reads == 0 {
+		t.Fatal("no read went through the raw read path")
+	}
+	if n != 0 {
+		t.Fatalf("RoundTrip over TCP allocates %.1f objects per request, want 0", n)
 	}
 }

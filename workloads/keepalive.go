@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/poolbench/poolbench/workloads/driver"
@@ -36,20 +37,27 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		return Result{}, err
 	}
 	l := newLoop(ctx, p)
-	conns := make([]*driver.Conn, p.Conns)
+	conns := make([]net.Conn, p.Conns)
 	for i := range conns {
 		nc, err := d()
 		if err != nil {
 			for _, c := range conns[:i] {
-				c.CloseConn()
+				c.Close()
 			}
 			return Result{}, fmt.Errorf("keepalive: dialing connection %d of %d: %w", i+1, p.Conns, err)
 		}
-		conns[i] = driver.NewConn(nc, false)
+		conns[i] = nc
 	}
 	l.res.Dials = int64(p.Conns)
+	if _, tcp := conns[0].(*net.TCPConn); tcp {
+		return runLoop(l, d, p, conns)
+	}
+	cs := make([]*driver.Conn, len(conns))
+	for i, nc := range conns {
+		cs[i] = driver.NewConn(nc, false)
+	}
 	return l.run(len(conns), func(i int, t *tally) {
-		c := conns[i]
+		c := cs[i]
 		defer func() { c.CloseConn() }()
 		for l.next() {
 			t0 := time.Now()
@@ -64,5 +72,30 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 				c = driver.NewConn(nc, false)
 			}
 		}
+	}), nil
+}
+
+// runLoop is Keepalive.Run's loop over TCP connections: all of them driven
+// from one OS thread by a driver.Loop, as wrk does, instead of a goroutine
+// each.
+func runLoop(l *loop, d Dialer, p Plan, conns []net.Conn) (Result, error) {
+	lp, err := driver.NewLoop(conns, p.Request)
+	if err != nil {
+		return Result{}, fmt.Errorf("keepalive: %w", err)
+	}
+	return l.run(1, func(_ int, t *tally) {
+		lp.Run(driver.LoopFuncs{
+			Next: l.next,
+			Done: t.record,
+			Dial: func() (net.Conn, error) {
+				nc, err := d()
+				if err != nil {
+					t.dialFailed(err)
+					return nil, err
+				}
+				t.dials++
+				return nc, nil
+			},
+		})
 	}), nil
 }

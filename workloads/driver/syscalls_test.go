@@ -17,22 +17,26 @@ import (
 
 // procReads returns this process's read system calls so far (syscr in
 // /proc/self/io), a count the kernel keeps.
-func procReads(t *testing.T) int64 {
+func procReads(t *testing.T) int64 { return procStat(t, "syscr: ") }
+
+// procStat returns the counter of /proc/self/io whose line starts with
+// prefix.
+func procStat(t *testing.T, prefix string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		t.Skipf("no /proc/self/io to count read system calls: %v", err)
 	}
 	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("syscr: ")); ok {
+		if v, ok := bytes.CutPrefix(line, []byte(prefix)); ok {
 			n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 			if err != nil {
-				t.Fatalf("/proc/self/io: syscr %q: %v", v, err)
+				t.Fatalf("/proc/self/io: %s%q: %v", prefix, v, err)
 			}
 			return n
 		}
 	}
-	t.Fatalf("/proc/self/io has no syscr line:\n%s", b)
+	t.Fatalf("/proc/self/io has no %q line:\n%s", prefix, b)
 	return 0
 }
 

@@ -1,0 +1,307 @@
+package driver
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Loop drives closed-loop keep-alive round trips on TCP connections from
+// one goroutine locked to its OS thread, with its own epoll set, as wrk
+// does: per round trip one write and one read system call, and epoll_wait
+// calls shared by all connections, with no goroutine switch and no trip
+// through the runtime's poller. It parses and checks responses as Conn
+// does.
+//
+// A round trip that gets no response fails with a timeout error after
+// 3/4 of Timeout to Timeout.
+type Loop struct {
+	epfd  int
+	slots []*slot
+	req   *Request
+	// pending counts slots with a connection.
+	pending int
+	now     time.Time
+	// timeout is Timeout, shorter in tests.
+	timeout time.Duration
+}
+
+// slot is one connection of a Loop.
+type slot struct {
+	i     int // its index in Loop.slots, its epoll data
+	fd    int // -1: closed
+	c     Conn
+	buf   []byte
+	r, w  int // unread bytes are buf[r:w]
+	head  bool
+	body  int // body bytes still to come once the head is parsed
+	out   []byte
+	began time.Time
+}
+
+// LoopFuncs connect a Loop to the workload's counting.
+type LoopFuncs struct {
+	// Next reports whether another request may be sent; false ends the
+	// connection that asks.
+	Next func() bool
+	// Done receives every round trip's outcome (nil, a *CheckError or a
+	// transport error) and when its request was written; it reports
+	// whether the connection must be replaced. A connection is also
+	// replaced when the server asked to close it.
+	Done func(err error, began time.Time) (replace bool)
+	// Dial opens a replacement connection (a *net.TCPConn); on an error
+	// the slot ends, and Dial is the one to count it.
+	Dial func() (net.Conn, error)
+}
+
+// NewLoop takes over conns, which must all be *net.TCPConn: their file
+// descriptors leave the runtime's poller for the Loop's epoll set.
+func NewLoop(conns []net.Conn, req *Request) (*Loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &Loop{epfd: epfd, req: req, slots: make([]*slot, len(conns)), timeout: Timeout}
+	for i := range l.slots {
+		l.slots[i] = &slot{i: i, fd: -1, buf: make([]byte, 16<<10)}
+	}
+	for i, nc := range conns {
+		if err := l.adopt(i, nc); err != nil {
+			for _, nc := range conns[i+1:] {
+				nc.Close()
+			}
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// adopt moves nc's socket into slot i: a duplicate descriptor in the
+// Loop's epoll set, nc itself closed.
+func (l *Loop) adopt(i int, nc net.Conn) error {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return fmt.Errorf("driver loop: a %T is not a *net.TCPConn", nc)
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	fd := -1
+	cerr := rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
+	nc.Close() // the socket stays open through fd; it was non-blocking and stays so
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return os.NewSyscallError("dup", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	s := l.slots[i]
+	s.fd, s.r, s.w, s.head, s.body, s.out = fd, 0, 0, false, 0, nil
+	l.pending++
+	return nil
+}
+
+// drop closes slot s's connection.
+func (l *Loop) drop(s *slot) {
+	if s.fd >= 0 {
+		unix.Close(s.fd) // leaves the epoll set with its last descriptor
+		s.fd = -1
+		l.pending--
+	}
+}
+
+// Close closes every connection the Loop still holds and its epoll set.
+func (l *Loop) Close() {
+	for _, s := range l.slots {
+		l.drop(s)
+	}
+	if l.epfd >= 0 {
+		unix.Close(l.epfd)
+		l.epfd = -1
+	}
+}
+
+// Run sends requests on every connection until f.Next says stop to each of
+// them, then closes the Loop.
+func (l *Loop) Run(f LoopFuncs) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.Close()
+	for i, s := range l.slots {
+		if s.fd >= 0 {
+			l.next(i, f, nil, false)
+		}
+	}
+	events := make([]unix.EpollEvent, 256)
+	lastScan := time.Now()
+	for l.pending > 0 {
+		n, err := unix.EpollWait(l.epfd, events, int(l.timeout/4/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			l.fail(f, os.NewSyscallError("epoll_wait", err))
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			i := int(ev.Fd)
+			s := l.slots[i]
+			if s.fd < 0 {
+				continue
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				if err := l.flush(s); err != nil {
+					l.next(i, f, err, true)
+					continue
+				}
+			}
+			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				if done, err := l.readable(s); done {
+					l.next(i, f, err, true)
+				}
+			}
+		}
+		if n <= 0 {
+			l.now = time.Now()
+		}
+		if l.now.Sub(lastScan) >= l.timeout/4 {
+			lastScan = l.now
+			l.expire(f)
+		}
+	}
+}
+
+// expire fails the round trips that have waited more than 3/4 of the
+// timeout.
+func (l *Loop) expire(f LoopFuncs) {
+	for i, s := range l.slots {
+		if s.fd >= 0 && l.now.Sub(s.began) > l.timeout*3/4 {
+			l.next(i, f, fmt.Errorf("driver loop: no response within %v: %w", l.timeout*3/4, os.ErrDeadlineExceeded), true)
+		}
+	}
+}
+
+// fail ends every connection's round trip with err.
+func (l *Loop) fail(f LoopFuncs, err error) {
+	for _, s := range l.slots {
+		if s.fd >= 0 {
+			f.Done(err, s.began)
+			l.drop(s)
+		}
+	}
+}
+
+// next reports a finished round trip on slot i (when finished), replaces
+// the connection if it must, and sends the next request if f.Next allows.
+func (l *Loop) next(i int, f LoopFuncs, err error, finished bool) {
+	s := l.slots[i]
+	for {
+		if finished && (f.Done(err, s.began) || s.c.Close) {
+			l.drop(s)
+			nc, err := f.Dial()
+			if err != nil {
+				return
+			}
+			if err := l.adopt(i, nc); err != nil {
+				f.Done(err, time.Now())
+				return
+			}
+		}
+		if !f.Next() {
+			l.drop(s)
+			return
+		}
+		if err = l.send(s); err == nil {
+			return
+		}
+		finished = true
+	}
+}
+
+// send writes the request on s.
+func (l *Loop) send(s *slot) error {
+	l.now = time.Now()
+	s.began, s.head, s.c.Close = l.now, false, false
+	s.out = l.req.Raw
+	return l.flush(s)
+}
+
+// flush writes what is left of the request, waiting for room in the send
+// buffer (EPOLLOUT) when it is full.
+func (l *Loop) flush(s *slot) error {
+	for len(s.out) > 0 {
+		n, err := unix.Write(s.fd, s.out)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return l.watch(s, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLOUT)
+		case err != nil:
+			return os.NewSyscallError("write", err)
+		}
+		s.out = s.out[n:]
+		if len(s.out) == 0 && n < len(l.req.Raw) {
+			return l.watch(s, unix.EPOLLIN|unix.EPOLLRDHUP) // written after a wait: stop watching for room
+		}
+	}
+	return nil
+}
+
+// watch sets the events s's descriptor is watched for.
+func (l *Loop) watch(s *slot, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(s.i)}
+	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev))
+}
+
+// readable reads once from s and parses what it has; done reports a
+// finished round trip, with err its outcome.
+func (l *Loop) readable(s *slot) (done bool, err error) {
+	n, err := unix.Read(s.fd, s.buf[s.w:])
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return false, nil
+	case err != nil:
+		return true, os.NewSyscallError("read", err)
+	case n == 0:
+		return true, &CheckError{Kind: ErrFraming, Detail: "reading response: server closed the connection: EOF"}
+	}
+	s.w += n
+	if !s.head {
+		h, err := s.c.parseHead(s.buf[s.r:s.w])
+		if err != nil {
+			return true, err
+		}
+		if h == 0 {
+			if s.r > 0 { // make room for the rest of the head
+				s.w = copy(s.buf, s.buf[s.r:s.w])
+				s.r = 0
+			}
+			if s.w == len(s.buf) {
+				return true, &CheckError{Kind: ErrFraming, Detail: fmt.Sprintf("reading headers: a head longer than the driver's %d bytes", len(s.buf))}
+			}
+			return false, nil
+		}
+		s.head, s.r, s.body = true, s.r+h, s.c.BodyLen
+	}
+	k := min(s.body, s.w-s.r)
+	s.body -= k
+	s.r += k
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+	}
+	if s.body > 0 {
+		return false, nil
+	}
+	s.head = false
+	return true, s.c.check(l.req)
+}

@@ -49,7 +49,7 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 		conns[i] = nc
 	}
 	l.res.Dials = int64(p.Conns)
-	if _, tcp := conns[0].(*net.TCPConn); tcp {
+	if _, tcp := conns[0].(*net.TCPConn); tcp && p.Dedicated {
 		return runLoop(l, d, p, conns)
 	}
 	cs := make([]*driver.Conn, len(conns))
@@ -75,9 +75,11 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	}), nil
 }
 
-// runLoop is Keepalive.Run's loop over TCP connections: all of them driven
-// from one OS thread by a driver.Loop, as wrk does, instead of a goroutine
-// each.
+// runLoop is Keepalive.Run's loop over TCP connections in a process of its
+// own (Plan.Dedicated): all of them driven from one goroutine by a
+// driver.Loop, as wrk does from one thread, instead of a goroutine each.
+// The Loop blocks its thread in epoll_wait, which would starve a server in
+// the same process, so in-process loads keep a goroutine per connection.
 func runLoop(l *loop, d Dialer, p Plan, conns []net.Conn) (Result, error) {
 	lp, err := driver.NewLoop(conns, p.Request)
 	if err != nil {

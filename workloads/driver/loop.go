@@ -6,16 +6,27 @@ import (
 	"os"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // Loop drives closed-loop keep-alive round trips on TCP connections from
-// one goroutine locked to its OS thread, with its own epoll set, as wrk
-// does: per round trip one write and one read system call, and epoll_wait
-// calls shared by all connections, with no goroutine switch and no trip
-// through the runtime's poller. It parses and checks responses as Conn
-// does.
+// one goroutine with its own epoll set, as wrk does from one thread: per
+// round trip one write and one read system call, epoll_wait calls shared
+// by all connections, no goroutine switch and no trip through the
+// runtime's poller. It parses and checks responses as Conn does.
+//
+// Its system calls are raw (unix.RawSyscall): read and write never block
+// (the sockets are non-blocking), and epoll_wait blocks for at most
+// maxWait. A goroutine in a runtime-announced blocking system call makes
+// the runtime's monitor thread wake every 20µs or so to hand its P to
+// another thread and back, which measured as 0.1 nanosleep and 0.1–0.2
+// futex calls per request, on the load's CPU. The price is that other
+// goroutines of the process (timers, signals) wait for the end of an
+// epoll_wait, at most maxWait, or for the monitor's preemption, and that a
+// server in the same process gets no CPU from this goroutine's P while it
+// waits for that server: a Loop wants a process of its own.
 //
 // A round trip that gets no response fails with a timeout error after
 // 3/4 of Timeout to Timeout.
@@ -137,8 +148,6 @@ func (l *Loop) Close() {
 // Run sends requests on every connection until f.Next says stop to each of
 // them, then closes the Loop.
 func (l *Loop) Run(f LoopFuncs) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer l.Close()
 	for i, s := range l.slots {
 		if s.fd >= 0 {
@@ -147,8 +156,9 @@ func (l *Loop) Run(f LoopFuncs) {
 	}
 	events := make([]unix.EpollEvent, 256)
 	lastScan := time.Now()
+	waitMs := int(min(maxWait, l.timeout/4) / time.Millisecond)
 	for l.pending > 0 {
-		n, err := unix.EpollWait(l.epfd, events, int(l.timeout/4/time.Millisecond))
+		n, err := epollWait(l.epfd, events, waitMs)
 		if err != nil && err != unix.EINTR {
 			l.fail(f, os.NewSyscallError("epoll_wait", err))
 			return
@@ -171,14 +181,36 @@ func (l *Loop) Run(f LoopFuncs) {
 				}
 			}
 		}
-		if n <= 0 {
+		if n <= 0 { // nothing for maxWait: let the process's timers and goroutines run
 			l.now = time.Now()
+			runtime.Gosched()
 		}
 		if l.now.Sub(lastScan) >= l.timeout/4 {
 			lastScan = l.now
 			l.expire(f)
 		}
 	}
+}
+
+// maxWait bounds one epoll_wait (see Loop).
+const maxWait = 2 * time.Millisecond
+
+// epollWait is unix.EpollWait as a raw system call (see Loop).
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// rawIO is a read or write (trap) of fd as a raw system call (see Loop).
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // expire fails the round trips that have waited more than 3/4 of the
@@ -240,7 +272,7 @@ func (l *Loop) send(s *slot) error {
 // buffer (EPOLLOUT) when it is full.
 func (l *Loop) flush(s *slot) error {
 	for len(s.out) > 0 {
-		n, err := unix.Write(s.fd, s.out)
+		n, err := rawIO(unix.SYS_WRITE, s.fd, s.out)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -266,7 +298,7 @@ func (l *Loop) watch(s *slot, events uint32) error {
 // readable reads once from s and parses what it has; done reports a
 // finished round trip, with err its outcome.
 func (l *Loop) readable(s *slot) (done bool, err error) {
-	n, err := unix.Read(s.fd, s.buf[s.w:])
+	n, err := rawIO(unix.SYS_READ, s.fd, s.buf[s.w:])
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return false, nil

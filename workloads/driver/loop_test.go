@@ -133,8 +133,10 @@ func answer(nc net.Conn, resp string) bool {
 	return err == nil
 }
 
+// The Loop tests run one at a time: a Loop blocks its P while it waits,
+// and the servers here share the process.
+
 func TestLoopReplacesConnections(t *testing.T) {
-	t.Parallel()
 	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 	tests := []struct {
 		name   string
@@ -169,7 +171,6 @@ func TestLoopReplacesConnections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			addr := serveEach(t, tt.handle)
 			l, err := NewLoop(dialN(t, addr, tt.conns), NewGET("x", "/", 200, 5))
 			if err != nil {
@@ -187,7 +188,6 @@ func TestLoopReplacesConnections(t *testing.T) {
 }
 
 func TestLoopTimesOut(t *testing.T) {
-	t.Parallel()
 	silent := make(chan struct{})
 	t.Cleanup(func() { close(silent) })
 	addr := serveEach(t, func(i int, nc net.Conn) {

@@ -31,7 +31,9 @@ import (
 // A round trip that gets no response fails with a timeout error after
 // 3/4 of Timeout to Timeout.
 type Loop struct {
-	epfd  int
+	epfd int
+	// in is the buffer reads go to first, shared by all connections.
+	in    []byte
 	slots []*slot
 	req   *Request
 	// pending counts slots with a connection.
@@ -47,7 +49,7 @@ type slot struct {
 	fd    int // -1: closed
 	c     Conn
 	buf   []byte
-	r, w  int // unread bytes are buf[r:w]
+	w     int // buf[:w] waits for the next read
 	head  bool
 	body  int // body bytes still to come once the head is parsed
 	out   []byte
@@ -76,7 +78,7 @@ func NewLoop(conns []net.Conn, req *Request) (*Loop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &Loop{epfd: epfd, req: req, slots: make([]*slot, len(conns)), timeout: Timeout}
+	l := &Loop{epfd: epfd, in: make([]byte, 16<<10), req: req, slots: make([]*slot, len(conns)), timeout: Timeout}
 	for i := range l.slots {
 		l.slots[i] = &slot{i: i, fd: -1, buf: make([]byte, 16<<10)}
 	}
@@ -120,7 +122,7 @@ func (l *Loop) adopt(i int, nc net.Conn) error {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	s := l.slots[i]
-	s.fd, s.r, s.w, s.head, s.body, s.out = fd, 0, 0, false, 0, nil
+	s.fd, s.w, s.head, s.body, s.out = fd, 0, false, 0, nil
 	l.pending++
 	return nil
 }
@@ -298,7 +300,13 @@ func (l *Loop) watch(s *slot, events uint32) error {
 // readable reads once from s and parses what it has; done reports a
 // finished round trip, with err its outcome.
 func (l *Loop) readable(s *slot) (done bool, err error) {
-	n, err := rawIO(unix.SYS_READ, s.fd, s.buf[s.w:])
+	// Reads go to the Loop's one buffer, hot in the cache as wrk's is; only
+	// a partial head (or bytes after a response) waits in the slot's own.
+	in := l.in
+	if s.w > 0 {
+		in = s.buf[s.w:]
+	}
+	n, err := rawIO(unix.SYS_READ, s.fd, in)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return false, nil
@@ -307,33 +315,38 @@ func (l *Loop) readable(s *slot) (done bool, err error) {
 	case n == 0:
 		return true, &CheckError{Kind: ErrFraming, Detail: "reading response: server closed the connection: EOF"}
 	}
-	s.w += n
+	b := in[:n]
+	if s.w > 0 {
+		s.w += n
+		b = s.buf[:s.w]
+	}
+	done, rest, err := l.consume(s, b)
+	if err != nil {
+		return true, err
+	}
+	s.w = copy(s.buf, rest) // usually nothing
+	if !done && s.w == len(s.buf) {
+		return true, &CheckError{Kind: ErrFraming, Detail: fmt.Sprintf("reading headers: a head longer than the driver's %d bytes", len(s.buf))}
+	}
+	return done, err
+}
+
+// consume parses b, the bytes of s's response read so far; done reports a
+// whole response, with err its check, and rest is what must wait for the
+// next read (a partial head, or bytes after the response).
+func (l *Loop) consume(s *slot, b []byte) (done bool, rest []byte, err error) {
 	if !s.head {
-		h, err := s.c.parseHead(s.buf[s.r:s.w])
-		if err != nil {
-			return true, err
+		h, err := s.c.parseHead(b)
+		if err != nil || h == 0 {
+			return false, b, err
 		}
-		if h == 0 {
-			if s.r > 0 { // make room for the rest of the head
-				s.w = copy(s.buf, s.buf[s.r:s.w])
-				s.r = 0
-			}
-			if s.w == len(s.buf) {
-				return true, &CheckError{Kind: ErrFraming, Detail: fmt.Sprintf("reading headers: a head longer than the driver's %d bytes", len(s.buf))}
-			}
-			return false, nil
-		}
-		s.head, s.r, s.body = true, s.r+h, s.c.BodyLen
+		s.head, s.body, b = true, s.c.BodyLen, b[h:]
 	}
-	k := min(s.body, s.w-s.r)
+	k := min(s.body, len(b))
 	s.body -= k
-	s.r += k
-	if s.r == s.w {
-		s.r, s.w = 0, 0
-	}
 	if s.body > 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	s.head = false
-	return true, s.c.check(l.req)
+	return true, b[k:], s.c.check(l.req)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/poolbench/poolbench/workloads/driver"
@@ -75,18 +76,30 @@ func (Keepalive) Run(ctx context.Context, d Dialer, p Plan) (Result, error) {
 	}), nil
 }
 
-// runLoop is Keepalive.Run's loop over TCP connections in a process of its
-// own (Plan.Dedicated): all of them driven from one goroutine by a
-// driver.Loop, as wrk does from one thread, instead of a goroutine each.
-// The Loop blocks its thread in epoll_wait, which would starve a server in
-// the same process, so in-process loads keep a goroutine per connection.
+// runLoop is Keepalive.Run over TCP connections in a process of its own
+// (Plan.Dedicated): the connections split among GOMAXPROCS driver.Loops,
+// each driving its share from one goroutine, as wrk -t drives them from
+// its threads, instead of a goroutine each. A Loop keeps its P while it
+// waits in epoll_wait, which would starve a server in the same process,
+// so in-process loads keep a goroutine per connection.
 func runLoop(l *loop, d Dialer, p Plan, conns []net.Conn) (Result, error) {
-	lp, err := driver.NewLoop(conns, p.Request)
-	if err != nil {
-		return Result{}, fmt.Errorf("keepalive: %w", err)
+	k := min(runtime.GOMAXPROCS(0), len(conns))
+	loops := make([]*driver.Loop, k)
+	for i := range loops {
+		var err error
+		loops[i], err = driver.NewLoop(conns[i*len(conns)/k:(i+1)*len(conns)/k], p.Request)
+		if err != nil {
+			for _, lp := range loops[:i] {
+				lp.Close()
+			}
+			for _, nc := range conns[(i+1)*len(conns)/k:] {
+				nc.Close()
+			}
+			return Result{}, fmt.Errorf("keepalive: %w", err)
+		}
 	}
-	return l.run(1, func(_ int, t *tally) {
-		lp.Run(driver.LoopFuncs{
+	return l.run(k, func(i int, t *tally) {
+		loops[i].Run(driver.LoopFuncs{
 			Next: l.next,
 			Done: t.record,
 			Dial: func() (net.Conn, error) {

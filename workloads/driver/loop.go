@@ -35,6 +35,8 @@ type Loop struct {
 	// in is the buffer reads go to first, shared by all connections.
 	in    []byte
 	slots []*slot
+	// queue holds the slots whose next request waits for sendQueued.
+	queue []int
 	req   *Request
 	// pending counts slots with a connection.
 	pending int
@@ -78,7 +80,7 @@ func NewLoop(conns []net.Conn, req *Request) (*Loop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &Loop{epfd: epfd, in: make([]byte, 16<<10), req: req, slots: make([]*slot, len(conns)), timeout: Timeout}
+	l := &Loop{epfd: epfd, in: make([]byte, 16<<10), req: req, slots: make([]*slot, len(conns)), queue: make([]int, 0, len(conns)), timeout: Timeout}
 	for i := range l.slots {
 		l.slots[i] = &slot{i: i, fd: -1, buf: make([]byte, 16<<10)}
 	}
@@ -156,6 +158,7 @@ func (l *Loop) Run(f LoopFuncs) {
 			l.next(i, f, nil, false)
 		}
 	}
+	l.sendQueued(f)
 	events := make([]unix.EpollEvent, 256)
 	lastScan := time.Now()
 	waitMs := int(min(maxWait, l.timeout/4) / time.Millisecond)
@@ -191,6 +194,7 @@ func (l *Loop) Run(f LoopFuncs) {
 			lastScan = l.now
 			l.expire(f)
 		}
+		l.sendQueued(f)
 	}
 }
 
@@ -236,30 +240,38 @@ func (l *Loop) fail(f LoopFuncs, err error) {
 }
 
 // next reports a finished round trip on slot i (when finished), replaces
-// the connection if it must, and sends the next request if f.Next allows.
+// the connection if it must, and queues the next request if f.Next allows.
 func (l *Loop) next(i int, f LoopFuncs, err error, finished bool) {
 	s := l.slots[i]
-	for {
-		if finished && (f.Done(err, s.began) || s.c.Close) {
-			l.drop(s)
-			nc, err := f.Dial()
-			if err != nil {
-				return
-			}
-			if err := l.adopt(i, nc); err != nil {
-				f.Done(err, time.Now())
-				return
-			}
-		}
-		if !f.Next() {
-			l.drop(s)
+	if finished && (f.Done(err, s.began) || s.c.Close) {
+		l.drop(s)
+		nc, err := f.Dial()
+		if err != nil {
 			return
 		}
-		if err = l.send(s); err == nil {
+		if err := l.adopt(i, nc); err != nil {
+			f.Done(err, time.Now())
 			return
 		}
-		finished = true
 	}
+	if !f.Next() {
+		l.drop(s)
+		return
+	}
+	l.queue = append(l.queue, i)
+}
+
+// sendQueued writes the queued requests. Like wrk, the Loop reads every
+// ready response first and then writes the next requests together, so
+// they reach the server in a burst rather than one per response read.
+func (l *Loop) sendQueued(f LoopFuncs) {
+	for j := 0; j < len(l.queue); j++ { // a failed send may queue its slot again
+		i := l.queue[j]
+		if err := l.send(l.slots[i]); err != nil {
+			l.next(i, f, err, true)
+		}
+	}
+	l.queue = l.queue[:0]
 }
 
 // send writes the request on s.

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"syscall"
 	"time"
 )
 
@@ -58,32 +56,9 @@ func (e *CheckError) Error() string {
 func (e *CheckError) Unwrap() error { return e.Kind }
 
 // Conn is one client connection. It is not safe for concurrent use.
-//
-// On a *net.TCPConn a round trip costs one write and one read system call:
-// the request is written from inside the read side's syscall.RawConn.Read
-// callback, once the runtime has armed the connection's read readiness, and
-// the callback then parks on the poller instead of reading into EAGAIN; the
-// response is read once the poller says it is there. A plain net.Conn.Write
-// followed by Read makes two reads per request (the first finds nothing),
-// and writing before RawConn.Read would lose a readiness edge that the
-// poller delivers in between (RawConn.Read resets it before its first call).
 type Conn struct {
 	nc net.Conn
-	// rc is nc's raw connection when nc is a *net.TCPConn, else nil:
-	// wrappers (such as counting conns) keep the plain Write and Read.
-	rc syscall.RawConn
 	br *bufio.Reader
-
-	// send is the request the next read writes from inside rc.Read.
-	send []byte
-	// rbuf, rn and rerr are the raw read's buffer and outcome.
-	rbuf []byte
-	rn   int
-	rerr error
-	// onFD is c.sendThenRead bound once, so that rc.Read does not allocate.
-	onFD func(fd uintptr) bool
-	// reads counts the read system calls the raw path made (tests).
-	reads int64
 
 	// Status and BodyLen describe the last response read.
 	Status  int
@@ -110,87 +85,7 @@ const Timeout = 10 * time.Second
 
 // NewConn wraps nc. With keepBody, Body returns the last response's body.
 func NewConn(nc net.Conn, keepBody bool) *Conn {
-	c := &Conn{keepBody: keepBody}
-	c.onFD = c.sendThenRead
-	c.br = bufio.NewReaderSize((*reader)(c), 16<<10)
-	c.setConn(nc)
-	return c
-}
-
-// setConn points c at nc and, for a *net.TCPConn, its raw connection.
-func (c *Conn) setConn(nc net.Conn) {
-	c.nc, c.rc, c.send = nc, nil, nil
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			c.rc = rc
-		}
-	}
-}
-
-// reader is the io.Reader under Conn's bufio.Reader: the first read of a
-// response writes the request (see Conn), later reads are plain.
-type reader Conn
-
-func (r *reader) Read(p []byte) (int, error) {
-	c := (*Conn)(r)
-	if c.send == nil {
-		return c.nc.Read(p)
-	}
-	c.rbuf, c.rn, c.rerr = p, 0, nil
-	err := c.rc.Read(c.onFD)
-	c.rbuf, c.send = nil, nil
-	if err != nil {
-		return 0, err
-	}
-	return c.rn, c.rerr
-}
-
-// sendThenRead is the rc.Read callback. Its first call, with reading
-// armed, writes the request and returns false to park until the response
-// is readable; the calls after read it once.
-func (c *Conn) sendThenRead(fd uintptr) bool {
-	if c.send != nil {
-		req := c.send
-		c.send = nil
-		n, err := ignoringEINTR(func() (int, error) { return syscall.Write(int(fd), req) })
-		if err != nil && err != syscall.EAGAIN {
-			c.rerr = os.NewSyscallError("write", err)
-			return true
-		}
-		if n < 0 {
-			n = 0
-		}
-		if n < len(req) { // send buffer full: let the runtime wait for room
-			if _, err := c.nc.Write(req[n:]); err != nil {
-				c.rerr = err
-				return true
-			}
-		}
-		return false
-	}
-	n, err := ignoringEINTR(func() (int, error) { return syscall.Read(int(fd), c.rbuf) })
-	c.reads++
-	switch {
-	case err == syscall.EAGAIN:
-		return false // woken without data: park again
-	case err != nil:
-		c.rerr = os.NewSyscallError("read", err)
-	case n == 0:
-		c.rerr = io.EOF
-	default:
-		c.rn = n
-	}
-	return true
-}
-
-// ignoringEINTR retries f while it is interrupted by a signal.
-func ignoringEINTR(f func() (int, error)) (int, error) {
-	for {
-		n, err := f()
-		if err != syscall.EINTR {
-			return n, err
-		}
-	}
+	return &Conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), keepBody: keepBody}
 }
 
 // Body returns the last response's body (only with keepBody); it is
@@ -209,9 +104,7 @@ func (c *Conn) RoundTrip(req *Request) error {
 			return err
 		}
 	}
-	if c.rc != nil && c.br.Buffered() == 0 {
-		c.send = req.Raw // written by the response's first read
-	} else if _, err := c.nc.Write(req.Raw); err != nil {
+	if _, err := c.nc.Write(req.Raw); err != nil {
 		return err
 	}
 	if err := c.readResponse(); err != nil {
@@ -396,7 +289,7 @@ func parseUint(b []byte) (int, bool) {
 
 // Reset points c at a new connection, keeping its buffers.
 func (c *Conn) Reset(nc net.Conn) {
-	c.setConn(nc)
-	c.br.Reset((*reader)(c))
+	c.nc = nc
+	c.br.Reset(nc)
 	c.deadline = time.Time{}
 }

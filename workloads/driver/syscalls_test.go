@@ -8,19 +8,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
-// procReads returns this process's read system calls so far (syscr in
-// /proc/self/io), a count the kernel keeps.
-func procReads(t *testing.T) int64 { return procStat(t, "syscr: ") }
-
 // procStat returns the counter of /proc/self/io whose line starts with
-// prefix.
+// prefix (syscr: read system calls, syscw: writes), counts the kernel
+// keeps for this process.
 func procStat(t *testing.T, prefix string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/io")
@@ -114,53 +109,4 @@ func startServer(t *testing.T, resp string) string {
 		t.Fatalf("the server process printed no address: %v", err)
 	}
 	return strings.TrimSpace(addr)
-}
-
-// TestRoundTripOneReadPerRequest guards the raw read path: a round trip on
-// a TCP connection makes one read system call, not a read into EAGAIN
-// before parking and another once the response is there.
-func TestRoundTripOneReadPerRequest(t *testing.T) {
-	// One P, as in poolbench's load process: a read right after the write
-	// would find nothing.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	const conns, perConn = 4, 500
-	resp := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-	addr := startServer(t, resp)
-	cs := make([]*Conn, conns)
-	for i := range cs {
-		nc, err := net.Dial("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs[i] = NewConn(nc, false)
-	}
-	req := NewGET("x", "/", 200, 5)
-	before := procReads(t)
-	var wg sync.WaitGroup
-	for _, c := range cs {
-		wg.Go(func() {
-			for range perConn {
-				if err := c.RoundTrip(req); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	after := procReads(t)
-	var driverReads int64
-	for _, c := range cs {
-		driverReads += c.reads
-		c.CloseConn()
-	}
-	const n = conns * perConn
-	got := float64(after-before) / n
-	t.Logf("%.3f read system calls per request", got)
-	if got > 1.2 {
-		t.Errorf("%.2f read system calls per request (%d for %d requests), want at most 1.2: the driver reads before the response is there", got, after-before, n)
-	}
-	if driverReads < n || driverReads > n*13/10 {
-		t.Errorf("the raw read path made %d reads for %d requests, want %d to %d: the round trips went around it", driverReads, n, n, n*13/10)
-	}
 }

@@ -44,6 +44,10 @@ type Plan struct {
 	// Record, if set, receives every response in vegeta's binary format
 	// (open-loop workloads only).
 	Record io.Writer
+	// Dedicated says the load has its process to itself (poolbench load):
+	// a workload may then keep its thread blocked in the kernel while it
+	// waits, as wrk does, with no server in the process to starve.
+	Dedicated bool
 }
 
 // Validate reports what is wrong with p.

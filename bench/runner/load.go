@@ -79,7 +79,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (*LoadReport, error) {
 	}
 	rep.LoadGOMAXPROCS = runtime.GOMAXPROCS(0)
 	dial := func() (net.Conn, error) { return net.Dial("tcp", c.Addr) }
-	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: bench.Request(c.Route), Latency: true}
+	plan := workloads.Plan{Conns: c.Conns, Duration: c.Duration, Request: bench.Request(c.Route), Latency: true, Dedicated: true}
 	traits := c.Workload.Traits()
 	if traits.Closed && c.Warmup > 0 {
 		warm := plan

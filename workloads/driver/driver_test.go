@@ -76,3 +76,38 @@ func TestRoundTripServerClosed(t *testing.T) {
 		t.Fatalf("RoundTrip on a connection closed mid-response = %v, want %v", err, ErrFraming)
 	}
 }
+
+// TestRoundTripTCPServerClosed is TestRoundTripServerClosed on the raw read
+// path: a response cut short by the server's close is a framing error, and
+// the next round trip on the closed connection fails too.
+func TestRoundTripTCPServerClosed(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 512)
+		nc.Read(buf)
+		io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Len")
+		nc.Close()
+	}()
+	nc, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(nc, false)
+	defer c.CloseConn()
+	req := NewGET("x", "/", 200, 5)
+	if err := c.RoundTrip(req); !errors.Is(err, ErrFraming) {
+		t.Fatalf("RoundTrip on a connection closed mid-response = %v, want %v", err, ErrFraming)
+	}
+	if err := c.RoundTrip(req); err == nil {
+		t.Fatal("RoundTrip on a connection the server closed = nil, want an error")
+	}
+}

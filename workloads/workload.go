@@ -24,7 +24,8 @@ type Dialer func() (net.Conn, error)
 
 // Plan says how much closed-loop load to send.
 type Plan struct {
-	// Conns is the number of concurrent connections (and client goroutines).
+	// Conns is the number of concurrent connections (one client goroutine
+	// each, unless a Dedicated keep-alive load drives them from driver.Loops).
 	Conns int
 	// Requests is the total number of requests to send; 0 means no limit.
 	Requests int64

@@ -3,6 +3,7 @@ package sysstat
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -81,7 +82,7 @@ func spin() {
 		x ^= x >> 7
 		x ^= x << 17
 	}
-	probeSink += x
+	atomic.AddUint64(&probeSink, x)
 }
 
 // syscalls is the kernel-entry work: the cheapest system call, repeated.

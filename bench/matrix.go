@@ -9,7 +9,6 @@ package bench
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/poolbench/poolbench/bench/cell"
 	"github.com/poolbench/poolbench/registry"
@@ -125,36 +124,11 @@ func (m Matrix) Cells() []Cell {
 // cells in: every cell's models back to back, so a model ratio pairs
 // samples taken moments apart, and the models' order turning each round.
 func (m Matrix) RoundOrder(round int) []Cell {
-	var groups [][]Cell
-	at := map[string]int{}
-	for _, c := range m.Cells() {
-		k := c.Transport.Name + "/" + c.withoutModel()
-		i, ok := at[k]
-		if !ok {
-			i = len(groups)
-			at[k] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], c)
-	}
-	var out []Cell
-	for _, g := range groups {
-		shift := (round - 1) % len(g)
-		out = append(append(out, g[shift:]...), g[:shift]...)
-	}
-	return out
+	return cell.RoundOrder(m.Cells(), Cell.withoutModel, round)
 }
 
 // withoutModel is the cell's name without its model segment.
-func (c Cell) withoutModel() string {
-	var parts []string
-	for _, kv := range c.Key() {
-		if kv.Key != "model" {
-			parts = append(parts, kv.Key+"="+kv.Value)
-		}
-	}
-	return strings.Join(parts, "/")
-}
+func (c Cell) withoutModel() string { return c.Key().Without("model") }
 
 // ClosedLoads is the registry of workloads the in-process layer can run:
 // the closed loops, which send a fixed number of requests (b.N).

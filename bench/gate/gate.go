@@ -128,6 +128,13 @@ type Finding struct {
 	N     [2]int
 	// Regression says this finding fails the gate.
 	Regression bool
+	// Paired only: Lo and Hi bound Delta (confidence 1 - the rule's
+	// alpha), Pairs is how many pairs were tested and Disturbed how many
+	// were left out as disturbed (-1: too few were undisturbed, so all
+	// were tested).
+	Lo, Hi           float64
+	Pairs, Disturbed int
+	undecided        bool
 }
 
 // String describes a finding for humans, e.g. "+12.3% (p=0.002 n=6+6)".
@@ -135,6 +142,13 @@ func (f Finding) String() string {
 	d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
 	if math.IsInf(f.Delta, 0) {
 		d = fmt.Sprintf("%g → %g", f.Base, f.Head)
+	}
+	if f.Pairs > 0 {
+		left := fmt.Sprintf("%d disturbed left out", f.Disturbed)
+		if f.Disturbed < 0 {
+			left = "too few undisturbed, all tested"
+		}
+		return fmt.Sprintf("%s %s: %s [%+.1f%%, %+.1f%%] (p=%.3f, %d pairs, %s)", f.Benchmark, f.Unit, d, 100*f.Lo, 100*f.Hi, f.P, f.Pairs, left)
 	}
 	return fmt.Sprintf("%s %s: %s (p=%.3f n=%d+%d)", f.Benchmark, f.Unit, d, f.P, f.N[0], f.N[1])
 }
@@ -200,12 +214,13 @@ func read(r io.Reader, name string, proj *benchproc.Projection, units benchfmt.U
 
 // Compare reads base and head results and applies the policy.
 func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
-	return compare(base, head, p, false)
+	return compare(base, head, p, 0)
 }
 
 // compare applies the policy to every benchmark and unit with a rule,
-// paired (ComparePaired) or not.
-func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
+// unpaired when perRound is 0, else paired with perRound pairs to a round
+// (ComparePaired).
+func compare(base, head io.Reader, p *Policy, perRound int) (*Verdict, error) {
 	bs, hs, units, err := readPaired(base, head)
 	if err != nil {
 		return nil, err
@@ -236,8 +251,8 @@ func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
 				return v, nil
 			}
 			f, ok := Finding{}, false
-			if paired {
-				f, ok = pairedFinding(k, u, bv, hv, rule, units)
+			if perRound > 0 {
+				f, ok = pairedFinding(k, u, bs[k], hs[k], perRound, rule, units)
 			}
 			if !ok {
 				f = unpairedFinding(k, u, bv, hv, rule, units)

@@ -115,7 +115,7 @@ func TestZeroToOneIsInfinite(t *testing.T) {
 	if len(r) != 1 || !math.IsInf(r[0].Delta, 1) || !strings.Contains(r[0].String(), "0 → 1") {
 		t.Fatalf("regressions %v, want one allocs/op finding 0 → 1 with an infinite delta", r)
 	}
-	md := v.Markdown("main", "pr", "table", 6, 0)
+	md := v.Markdown("main", "pr", "table", "6 interleaved samples per side", 0)
 	if !strings.Contains(md, "0 → non-zero") || !strings.Contains(md, "**Regression.**") {
 		t.Errorf("markdown does not show the 0 → 1 regression:\n%s", md)
 	}

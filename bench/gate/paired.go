@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ func (w *work) samplePinned(ctx context.Context, s *build, args []string, cpu in
 }
 
 // readPaired is read keeping each benchmark's samples in file order, so the
-// i-th of base and of head (one round) can be paired.
+// i-th of base and of head can be paired.
 func readPaired(base, head io.Reader) (side, side, benchfmt.UnitMetadataMap, error) {
 	var pp benchproc.ProjectionParser
 	proj, err := pp.Parse(".fullname", nil)
@@ -79,40 +80,158 @@ func readPaired(base, head io.Reader) (side, side, benchfmt.UnitMetadataMap, err
 
 // ComparePaired is Compare with a paired test where it applies: for every
 // benchmark and unit whose samples are positive and as many on each side,
-// the i-th head sample is divided by the i-th base sample (one round), and
-// a t-test on the logarithms of these ratios asks whether their geometric
-// mean differs from 1; Delta is that mean minus 1. Units with a zero (0 →
-// 1 allocs/op) or unequal counts fall back to Compare's unpaired test.
+// the i-th head sample is divided by the i-th base sample (one pair, taken
+// at the same moment), and a t-test on the logarithms of these ratios asks
+// whether their geometric mean differs from 1; Delta is that mean minus 1.
+// Pairs in which either side was disturbed (MaxWait) are left out. Units
+// with a zero (0 → 1 allocs/op) or unequal counts fall back to Compare's
+// unpaired test. Each pair is taken as its own round (CPUs swapped between
+// pairs); the gate, which takes several pairs per round, uses comparePairs.
 func ComparePaired(base, head io.Reader, p *Policy) (*Verdict, error) {
-	return compare(base, head, p, true)
+	return compare(base, head, p, 1)
 }
 
-// pairedFinding tests per-round ratios; ok is false when they do not apply.
-func pairedFinding(k, u string, bv, hv []float64, rule *Rule, units benchfmt.UnitMetadataMap) (Finding, bool) {
+// comparePairs is ComparePaired on results whose pairs came perRound to a
+// round, the CPUs swapped between rounds.
+func comparePairs(base, head []byte, p *Policy, perRound int) (*Verdict, error) {
+	return compare(bytes.NewReader(base), bytes.NewReader(head), p, perRound)
+}
+
+// MaxWait is how much longer than its CPU time (beyond the least seen in
+// the benchmark) a paired sample's wall time may be: a sample over it spent
+// that share of its time waiting for its CPU (another process ran there, or
+// the hypervisor took the CPU), which slows it by an amount that has
+// nothing to do with its code, so its pair is left out.
+const MaxWait = 0.03
+
+// undisturbed marks the pairs in which neither side waited for its CPU
+// more than MaxWait beyond the least any sample of the benchmark waited,
+// by the samples' ns/op and cpu-ns/op; nil when either is missing.
+func undisturbed(b, h map[string][]float64) []bool {
+	bw, bc, hw, hc := b["sec/op"], b["cpu-sec/op"], h["sec/op"], h["cpu-sec/op"]
+	n := len(bw)
+	if n == 0 || len(bc) != n || len(hw) != n || len(hc) != n {
+		return nil
+	}
+	wait := func(w, c float64) float64 {
+		if c <= 0 {
+			return math.Inf(1)
+		}
+		return w / c
+	}
+	least := math.Inf(1)
+	for i := range n {
+		least = min(least, wait(bw[i], bc[i]), wait(hw[i], hc[i]))
+	}
+	ok := make([]bool, n)
+	for i := range n {
+		ok[i] = max(wait(bw[i], bc[i]), wait(hw[i], hc[i])) <= least*(1+MaxWait)
+	}
+	return ok
+}
+
+// pairedFinding tests per-pair ratios; ok is false when they do not apply.
+// The estimate is the mean of the log ratios taken with base on the first
+// CPU and the mean of those taken with base on the second, averaged, so a
+// speed difference between the CPUs cancels even when the two counts
+// differ; its standard error pools the variance within each group.
+func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *Rule, units benchfmt.UnitMetadataMap) (Finding, bool) {
+	bv, hv := b[u], h[u]
 	if len(bv) != len(hv) || len(bv) < 2 {
 		return Finding{}, false
 	}
-	logs := make([]float64, len(bv))
 	for i := range bv {
 		if bv[i] <= 0 || hv[i] <= 0 {
 			return Finding{}, false
 		}
-		logs[i] = math.Log(hv[i] / bv[i])
 	}
 	a := units.GetAssumption(u)
 	t := benchmath.DefaultThresholds
 	f := Finding{Benchmark: k, Unit: u, N: [2]int{len(bv), len(hv)},
 		Base: a.Summary(benchmath.NewSample(bv, &t), 0.95).Center, Head: a.Summary(benchmath.NewSample(hv, &t), 0.95).Center}
-	mean := stats.Mean(logs)
-	f.Delta = math.Exp(mean) - 1
-	f.P = 1
-	if r, err := stats.OneSampleTTest(stats.Sample{Xs: logs}, 0, stats.LocationDiffers); err == nil {
-		f.P = r.P
-	} else if stats.StdDev(logs) == 0 && mean != 0 {
-		f.P = 0 // every round moved by the same factor
+	keep := undisturbed(b, h)
+	var groups [2][]float64
+	for i := range bv {
+		if keep == nil || keep[i] {
+			g := (i / max(perRound, 1)) % 2
+			groups[g] = append(groups[g], math.Log(hv[i]/bv[i]))
+		}
 	}
-	f.Regression = regression(f, rule, units.GetBetter(u))
+	if len(groups[0])+len(groups[1]) < 4 {
+		// Too few undisturbed pairs to test: test them all, and say so.
+		f.Disturbed = -1
+		groups = [2][]float64{}
+		for i := range bv {
+			g := (i / max(perRound, 1)) % 2
+			groups[g] = append(groups[g], math.Log(hv[i]/bv[i]))
+		}
+	} else {
+		f.Disturbed = len(bv) - len(groups[0]) - len(groups[1])
+	}
+	mean, se, df := pairedMean(groups)
+	f.Pairs = len(groups[0]) + len(groups[1])
+	f.Delta = math.Exp(mean) - 1
+	f.P, f.Lo, f.Hi = 1, math.Inf(-1), math.Inf(1)
+	switch {
+	case se > 0 && df > 0:
+		td := stats.TDist{V: float64(df)}
+		f.P = 2 * (1 - td.CDF(math.Abs(mean)/se))
+		q := stats.InvCDF(td)(1 - rule.Alpha/2)
+		f.Lo, f.Hi = math.Exp(mean-q*se)-1, math.Exp(mean+q*se)-1
+	case se == 0 && mean != 0:
+		f.P, f.Lo, f.Hi = 0, f.Delta, f.Delta // every pair moved by the same factor
+	case se == 0:
+		f.Lo, f.Hi = 0, 0
+	}
+	better := units.GetBetter(u)
+	f.Regression = regression(f, rule, better)
+	// Undecided: not a regression, yet the interval reaches past the
+	// threshold on the worse side.
+	worst := f.Hi
+	if better > 0 {
+		worst = -f.Lo
+	}
+	f.undecided = !f.Regression && better != 0 && !rule.AnyWorse && worst > rule.Threshold
 	return f, true
+}
+
+// pairedMean is the mean of the two groups' means (one group when the
+// other has fewer than 2 values), its standard error and degrees of
+// freedom.
+func pairedMean(groups [2][]float64) (mean, se float64, df int) {
+	if len(groups[0]) < 2 || len(groups[1]) < 2 {
+		all := append(append([]float64{}, groups[0]...), groups[1]...)
+		n := len(all)
+		if n < 2 {
+			return stats.Mean(all), math.Inf(1), 0
+		}
+		return stats.Mean(all), stats.StdDev(all) / math.Sqrt(float64(n)), n - 1
+	}
+	m0, m1 := stats.Mean(groups[0]), stats.Mean(groups[1])
+	n0, n1 := float64(len(groups[0])), float64(len(groups[1]))
+	ss := 0.0
+	for g, m := range []float64{m0, m1} {
+		for _, y := range groups[g] {
+			ss += (y - m) * (y - m)
+		}
+	}
+	df = len(groups[0]) + len(groups[1]) - 2
+	s := math.Sqrt(ss / float64(df))
+	return (m0 + m1) / 2, s / 2 * math.Sqrt(1/n0+1/n1), df
+}
+
+// decided reports whether more samples could not change the verdict: it
+// cannot compare, or no paired finding is undecided.
+func (v *Verdict) decided() bool {
+	if v.Cannot != nil {
+		return true
+	}
+	for _, f := range v.Findings {
+		if f.undecided {
+			return false
+		}
+	}
+	return true
 }
 
 // regression applies a rule to a finding's delta and p.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchfmt"
@@ -82,7 +83,8 @@ func readPaired(base, head io.Reader) (side, side, benchfmt.UnitMetadataMap, err
 // benchmark and unit whose samples are positive and as many on each side,
 // the i-th head sample is divided by the i-th base sample (one pair, taken
 // at the same moment), and a t-test on the logarithms of these ratios asks
-// whether their geometric mean differs from 1; Delta is that mean minus 1.
+// whether their (trimmed) geometric mean differs from 1; Delta is that
+// mean minus 1.
 // Pairs in which either side was disturbed (MaxWait) are left out. Units
 // with a zero (0 → 1 allocs/op) or unequal counts fall back to Compare's
 // unpaired test. Each pair is taken as its own round (CPUs swapped between
@@ -131,10 +133,11 @@ func undisturbed(b, h map[string][]float64) []bool {
 }
 
 // pairedFinding tests per-pair ratios; ok is false when they do not apply.
-// The estimate is the mean of the log ratios taken with base on the first
-// CPU and the mean of those taken with base on the second, averaged, so a
-// speed difference between the CPUs cancels even when the two counts
-// differ; its standard error pools the variance within each group.
+// The estimate is the trimmed mean of the log ratios taken with base on
+// the first CPU and that of those taken with base on the second, averaged,
+// so a speed difference between the CPUs (another process pinned to one of
+// them) cancels even when the two counts differ; its standard error adds
+// the two groups' (Yuen's), so that difference does not count as noise.
 func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *Rule, units benchfmt.UnitMetadataMap) (Finding, bool) {
 	bv, hv := b[u], h[u]
 	if len(bv) != len(hv) || len(bv) < 2 {
@@ -157,8 +160,9 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 			groups[g] = append(groups[g], math.Log(hv[i]/bv[i]))
 		}
 	}
-	if len(groups[0])+len(groups[1]) < 4 {
-		// Too few undisturbed pairs to test: test them all, and say so.
+	if len(groups[0]) < 3 || len(groups[1]) < 3 {
+		// Too few undisturbed pairs with base on either CPU: test them
+		// all (trimmed), and say so.
 		f.Disturbed = -1
 		groups = [2][]float64{}
 		for i := range bv {
@@ -195,29 +199,45 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 	return f, true
 }
 
-// pairedMean is the mean of the two groups' means (one group when the
-// other has fewer than 2 values), its standard error and degrees of
-// freedom.
+// Trim is the share of pairs trimmed from each end of each CPU group's log
+// ratios (Yuen's trimmed mean): a pair that another process disturbed on
+// one side only is an outlier in one direction, and a few of them would
+// otherwise move the mean or swamp the variance.
+const Trim = 0.2
+
+// pairedMean is the mean of the two groups' trimmed means (one group of
+// all values when either has fewer than 3), its standard error (Yuen's,
+// from the winsorized variance) and degrees of freedom.
 func pairedMean(groups [2][]float64) (mean, se float64, df int) {
-	if len(groups[0]) < 2 || len(groups[1]) < 2 {
+	if len(groups[0]) < 3 || len(groups[1]) < 3 {
 		all := append(append([]float64{}, groups[0]...), groups[1]...)
-		n := len(all)
-		if n < 2 {
+		if len(all) < 2 {
 			return stats.Mean(all), math.Inf(1), 0
 		}
-		return stats.Mean(all), stats.StdDev(all) / math.Sqrt(float64(n)), n - 1
+		m, v, h := yuen(all)
+		return m, math.Sqrt(v), h - 1
 	}
-	m0, m1 := stats.Mean(groups[0]), stats.Mean(groups[1])
-	n0, n1 := float64(len(groups[0])), float64(len(groups[1]))
-	ss := 0.0
-	for g, m := range []float64{m0, m1} {
-		for _, y := range groups[g] {
-			ss += (y - m) * (y - m)
-		}
+	m0, v0, h0 := yuen(groups[0])
+	m1, v1, h1 := yuen(groups[1])
+	return (m0 + m1) / 2, math.Sqrt(v0+v1) / 2, h0 + h1 - 2
+}
+
+// yuen is the Trim-trimmed mean of xs, the square of its standard error
+// and the number of values kept.
+func yuen(xs []float64) (mean, v float64, kept int) {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	g := int(Trim * float64(n))
+	h := n - 2*g
+	w := make([]float64, n)
+	for i, x := range s {
+		w[i] = min(max(x, s[g]), s[n-g-1])
 	}
-	df = len(groups[0]) + len(groups[1]) - 2
-	s := math.Sqrt(ss / float64(df))
-	return (m0 + m1) / 2, s / 2 * math.Sqrt(1/n0+1/n1), df
+	sw := stats.StdDev(w)
+	if h < 2 {
+		return stats.Mean(s[g : n-g]), math.Inf(1), h
+	}
+	return stats.Mean(s[g : n-g]), float64(n-1) * sw * sw / float64(h*(h-1)), h
 }
 
 // decided reports whether more samples could not change the verdict: it

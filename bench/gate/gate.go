@@ -305,6 +305,20 @@ func unpairedFinding(k, u string, bv, hv []float64, rule *Rule, units benchfmt.U
 	default:
 		f.Delta = (f.Head - f.Base) / math.Abs(f.Base)
 	}
-	f.Regression = regression(f, rule, units.GetBetter(u))
+	f.Regression = regression(f, rule, betterOf(units, u))
 	return f
+}
+
+// betterOf is the unit's direction (+1 higher is better, -1 lower, 0
+// unknown): benchfmt's, where a Unit line or its defaults know it, else
+// lower for every time per op (cpu-ns/op, read as cpu-sec/op), which
+// benchfmt leaves unknown.
+func betterOf(units benchfmt.UnitMetadataMap, u string) int {
+	if b := units.GetBetter(u); b != 0 {
+		return b
+	}
+	if strings.HasSuffix(u, "sec/op") {
+		return -1
+	}
+	return 0
 }

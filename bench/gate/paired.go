@@ -187,7 +187,7 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 	case se == 0:
 		f.Lo, f.Hi = 0, 0
 	}
-	better := units.GetBetter(u)
+	better := betterOf(units, u)
 	f.Regression = regression(f, rule, better)
 	// Undecided: not a regression, yet the interval reaches past the
 	// threshold on the worse side.

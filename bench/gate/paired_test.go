@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -66,4 +67,27 @@ func paired(p *Policy) func(b, h string) (*Verdict, error) {
 
 func unpaired(p *Policy) func(b, h string) (*Verdict, error) {
 	return func(b, h string) (*Verdict, error) { return Compare(strings.NewReader(b), strings.NewReader(h), p) }
+}
+
+// TestCPUTimeIsLowerBetter: cpu-ns/op (benchfmt reads it as cpu-sec/op,
+// a unit it has no direction for) is gated as a time: a rise fails.
+func TestCPUTimeIsLowerBetter(t *testing.T) {
+	t.Parallel()
+	p := &Policy{MinSamples: 4, Rules: []Rule{{Unit: "cpu-ns/op", Threshold: 0.01, Alpha: 0.05}}}
+	render := func(cpu float64) string {
+		var b strings.Builder
+		for i := range 8 {
+			fmt.Fprintf(&b, "BenchmarkServer/x\t1000\t%g ns/op\t%g cpu-ns/op\n", 1000.0, cpu*(1+0.002*float64(i%3-1)))
+		}
+		return b.String()
+	}
+	for _, cmp := range []func(b, h string) (*Verdict, error){paired(p), unpaired(p)} {
+		v, err := cmp(render(1000), render(1100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := v.Regressions(); len(r) != 1 || r[0].Unit != "cpu-sec/op" {
+			t.Errorf("cpu-ns/op +10%%: regressions %v, want one in cpu-sec/op; findings %v", r, v.Findings)
+		}
+	}
 }

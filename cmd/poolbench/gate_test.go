@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/poolbench/poolbench/bench/gate"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 // git runs git in dir and returns its trimmed output.
@@ -77,7 +86,7 @@ func plant(t *testing.T, repo, msg, inServe, helper string) {
 func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"gate", "-count", "6", "-benchtime", "100ms", "-routes", "app",
-		"-out", filepath.Join(t.TempDir(), "gate")}, args...)...)
+		"-out", filepath.Join(t.TempDir(), "gate")}, args...)...) // a later -count or -out wins
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()
 	code := 0
@@ -89,9 +98,58 @@ func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	return code, string(out)
 }
 
+// pairedPolicy is the policy of the paired gate runs below: a 1% rise in
+// the process's CPU time per request fails, and so does any allocation.
+const pairedPolicy = `{"min_samples": 4, "rules": [
+	{"unit": "cpu-ns/op", "threshold": 0.01, "alpha": 0.05},
+	{"unit": "allocs/op", "threshold": 0, "any_worse": true, "alpha": 0.05}]}`
+
+// pairedArgs run the gate paired on fasthttp's app cell, 4 to 12 rounds of 4
+// pairs (sequential: more rounds only while undecided).
+func pairedArgs(t *testing.T) []string {
+	t.Helper()
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || !set.IsSet(gate.PairedCPUs[0]) || !set.IsSet(gate.PairedCPUs[1]) {
+		t.Skipf("paired gate runs need cpus %v", gate.PairedCPUs)
+	}
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(pairedPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-paired", "-count", "4", "-max-rounds", "12", "-pair-samples", "4", "-models", "fasthttp", "-policy", p}
+}
+
+// baseMedian is the median of unit over the base samples of a gate run.
+func baseMedian(t *testing.T, out, unit string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "base.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []float64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		for i := 3; i < len(f); i += 2 {
+			if f[i] == unit {
+				if v, err := strconv.ParseFloat(f[i-1], 64); err == nil {
+					vs = append(vs, v)
+				}
+			}
+		}
+	}
+	if len(vs) == 0 {
+		t.Fatalf("no %s in %s/base.txt", unit, out)
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2]
+}
+
 // TestGateVerdicts plants real regressions in a scratch clone and checks
-// the gate's verdicts: A/A passes, +1 allocation per request and a
-// markedly slower handler fail with exit 1 naming the metric.
+// the gate's verdicts, paired (base and head at once, one per CPU, so a
+// busy or drifting machine hits both): A/A passes; +1 allocation per
+// request fails naming allocs/op 0 → 1; a handler made 3% slower (a fixed
+// loop, app.Spin, sized from the A/A run's CPU time per request) fails
+// naming cpu-ns/op, under a 1% threshold.
 func TestGateVerdicts(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the gate runs in child processes; the race detector adds nothing here and doubles the time")
@@ -99,31 +157,39 @@ func TestGateVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
+	paired := pairedArgs(t)
 	bin := buildPoolbench(t)
 	repo := scratchRepo(t)
 
-	if code, out := runGate(t, bin, repo, "-base", "HEAD", "-require-clean"); code != 0 {
+	aa := filepath.Join(t.TempDir(), "aa")
+	if code, out := runGate(t, bin, repo, append(paired, "-base", "HEAD", "-require-clean", "-out", aa)...); code != 0 {
 		t.Fatalf("A/A gate: exit %d, want 0\n%s", code, out)
 	}
+	cpuNs := baseMedian(t, aa, "cpu-ns/op")
 
 	plant(t, repo, "plant one allocation per request",
 		"\tplantSink = &plant{}",
 		"type plant struct {\n\tp *int\n\tn [4]int\n}\n\nvar plantSink *plant")
-	code, out := runGate(t, bin, repo, "-base", "HEAD~1")
+	code, out := runGate(t, bin, repo, "-base", "HEAD~1", "-models", "fasthttp", "-count", "4")
 	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "allocs/op: 0 → 1") {
 		t.Fatalf("+1 alloc/request gate: exit %d, want 1 naming fasthttp's allocs/op 0 → 1\n%s", code, out)
 	}
 
-	plant(t, repo, "plant a slow handler",
-		"\tplantSpin(3000)",
-		"var spinSink uint64\n\nfunc plantSpin(n int) {\n\tx := spinSink | 1\n\tfor i := 0; i < n; i++ {\n\t\tx = x*6364136223846793005 + 1442695040888963407\n\t}\n\tspinSink = x\n}")
-	code, out = runGate(t, bin, repo, "-base", "HEAD~1")
-	if code != 1 || !strings.Contains(out, "sec/op: +") {
-		t.Fatalf("slow handler gate: exit %d, want 1 naming sec/op\n%s", code, out)
+	// +3%: app.Spin steps worth 3% of a request's CPU time; a step costs
+	// what its fastest timing here says (in the handler a little more).
+	step := math.Inf(1)
+	for range 15 {
+		start := time.Now()
+		app.Spin(1 << 20)
+		step = min(step, float64(time.Since(start))/(1<<20))
 	}
-	if strings.Contains(out, "allocs/op") && strings.Contains(out, "REGRESSION") && strings.Contains(out, "allocs/op: 0 → 1") {
-		t.Errorf("slow handler gate also flags allocs/op, which did not change between HEAD~1 and HEAD:\n%s", out)
+	steps := int(math.Round(0.03 * cpuNs / step))
+	plant(t, repo, "plant a 3% slower handler", fmt.Sprintf("\tSpin(%d)", steps), "")
+	code, out = runGate(t, bin, repo, append(paired, "-base", "HEAD~1")...)
+	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "cpu-sec/op: +") {
+		t.Fatalf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op): exit %d, want 1 naming cpu-sec/op\n%s", steps, step, cpuNs, code, out)
 	}
+	t.Logf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op) caught:\n%s", steps, step, cpuNs, out[strings.LastIndex(out, "poolbench gate: base"):])
 }
 
 // TestGateCannotCompare checks the exit-2 paths, each with its reason.

@@ -1,7 +1,9 @@
 // Package gate decides whether a head build of poolbench's benchmarks
-// regressed against a base build, from interleaved samples of both, with
-// benchstat's own machinery (benchfmt to read, benchproc to group,
-// benchmath to test) instead of parsing benchstat's text.
+// regressed against a base build, with benchstat's own machinery (benchfmt
+// to read, benchproc to group, benchmath to test) instead of parsing
+// benchstat's text. Samples are taken either interleaved (base head head
+// base …, one process at a time) or paired (base and head at the same
+// moments, one per CPU, swapping CPUs each round; see ComparePaired).
 package gate
 
 import (

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchfmt"
@@ -19,32 +22,79 @@ import (
 // PairedCPUs are the two CPUs paired execution runs base and head on.
 var PairedCPUs = [2]int{0, 1}
 
+// SwapEvery is how often paired execution swaps base's and head's CPUs
+// while they run: each sample then spends about half its time on each CPU,
+// so a difference between the CPUs (another process pinned to one, a
+// hypervisor taking one) hits base and head alike.
+var SwapEvery = 10 * time.Millisecond
+
 // samplePair runs base and head at the same moment, each pinned to its own
-// CPU, swapping the CPUs every round: the machine's drift and a CPU's slow
-// phase hit both sides of a pair, and each side spends half its rounds on
-// each CPU.
+// CPU, starting on the CPUs of the round (swapped every round) and
+// swapping them every SwapEvery while both run: the machine's drift and a
+// CPU's slow phase hit both sides of a pair.
 func (w *work) samplePair(ctx context.Context, bs, hs *build, args []string, round int) error {
 	cpus := PairedCPUs
 	if round%2 == 1 {
 		cpus[0], cpus[1] = cpus[1], cpus[0]
 	}
 	errs := make(chan error, 2)
+	pids := make(chan int, 2)
+	done := make(chan struct{})
+	var pid [2]int
 	for i, s := range []*build{bs, hs} {
-		go func() { errs <- w.samplePinned(ctx, s, args, cpus[i]) }()
+		go func() { errs <- w.samplePinned(ctx, s, args, cpus[i], pids) }()
 	}
+	go func() {
+		// Swap while both run; the first to start takes the first CPU
+		// of the round only by chance, which is fine: they swap anyway.
+		for i := range pid {
+			select {
+			case pid[i] = <-pids:
+			case <-done:
+				return
+			}
+		}
+		t := time.NewTicker(SwapEvery)
+		defer t.Stop()
+		for flip := 1; ; flip ^= 1 {
+			select {
+			case <-t.C:
+			case <-done:
+				return
+			}
+			for i := range pid {
+				pinProcess(pid[i], cpus[i^flip])
+			}
+		}
+	}()
 	var first error
 	for range 2 {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
+	close(done)
 	return first
+}
+
+// pinProcess moves every thread of process pid to cpu; threads that exit
+// meanwhile, or a process that has, are skipped.
+func pinProcess(pid, cpu int) {
+	var set unix.CPUSet
+	set.Set(cpu)
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			unix.SchedSetaffinity(tid, &set) //nolint:errcheck // the thread may have exited
+		}
+	}
 }
 
 // samplePinned runs sample from a thread pinned to cpu: the child inherits
 // the thread's CPU mask when it is forked, before it starts any thread of
-// its own. The thread's mask is restored before it is released.
-func (w *work) samplePinned(ctx context.Context, s *build, args []string, cpu int) error {
+// its own; its pid goes to started. The thread's mask is restored before
+// it is released.
+func (w *work) samplePinned(ctx context.Context, s *build, args []string, cpu int, started chan<- int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var old, set unix.CPUSet
@@ -56,7 +106,7 @@ func (w *work) samplePinned(ctx context.Context, s *build, args []string, cpu in
 		return fmt.Errorf("pinning %s to cpu %d: %w (paired execution needs cpus %d and %d)", s.name, cpu, err, PairedCPUs[0], PairedCPUs[1])
 	}
 	defer unix.SchedSetaffinity(0, &old) //nolint:errcheck // the old mask was valid a moment ago
-	return w.sample(ctx, s, args)
+	return w.sampleStarted(ctx, s, args, started)
 }
 
 // readPaired is read keeping each benchmark's samples in file order, so the

@@ -451,10 +451,23 @@ func appendFile(path, s string) error {
 
 // sample runs the side's benchmark binary once and appends its results.
 func (w *work) sample(ctx context.Context, s *build, args []string) error {
+	return w.sampleStarted(ctx, s, args, nil)
+}
+
+// sampleStarted is sample that sends the child's pid to started, if not
+// nil, once it runs.
+func (w *work) sampleStarted(ctx context.Context, s *build, args []string, started chan<- int) error {
 	cmd := w.command(ctx, s.dir, nil, s.bin, append(append([]string{}, args...), s.args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Start()
+	if err == nil {
+		if started != nil {
+			started <- cmd.Process.Pid
+		}
+		err = cmd.Wait()
+	}
+	b := stdout.Bytes()
 	if err != nil {
 		return fmt.Errorf("running %s (%s) failed: %v: %s", s.name, s.desc, err, lastLines(string(b)+stderr.String(), 3))
 	}

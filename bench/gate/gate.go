@@ -149,6 +149,9 @@ func (f Finding) String() string {
 		left := fmt.Sprintf("%d disturbed left out", f.Disturbed)
 		if f.Disturbed < 0 {
 			left = "too few undisturbed, all tested"
+			if wallTime(f.Unit) {
+				left = "too few undisturbed: a wall-time unit, not gated"
+			}
 		}
 		return fmt.Sprintf("%s %s: %s [%+.1f%%, %+.1f%%] (p=%.3f, %d pairs, %s)", f.Benchmark, f.Unit, d, 100*f.Lo, 100*f.Hi, f.P, f.Pairs, left)
 	}

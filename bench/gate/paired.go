@@ -25,7 +25,8 @@ var PairedCPUs = [2]int{0, 1}
 // SwapEvery is how often paired execution swaps base's and head's CPUs
 // while they run: each sample then spends about half its time on each CPU,
 // so a difference between the CPUs (another process pinned to one, a
-// hypervisor taking one) hits base and head alike.
+// hypervisor taking one) hits base and head alike. 0 swaps them only
+// between rounds.
 var SwapEvery = 10 * time.Millisecond
 
 // samplePair runs base and head at the same moment, each pinned to its own
@@ -54,6 +55,9 @@ func (w *work) samplePair(ctx context.Context, bs, hs *build, args []string, rou
 				return
 			}
 		}
+		if SwapEvery <= 0 {
+			return
+		}
 		t := time.NewTicker(SwapEvery)
 		defer t.Stop()
 		for flip := 1; ; flip ^= 1 {
@@ -62,7 +66,10 @@ func (w *work) samplePair(ctx context.Context, bs, hs *build, args []string, rou
 			case <-done:
 				return
 			}
-			for i := range pid {
+			// Whichever moves first briefly joins the other on its CPU:
+			// alternate which, so neither always waits.
+			for j := range pid {
+				i := j ^ flip
 				pinProcess(pid[i], cpus[i^flip])
 			}
 		}
@@ -212,7 +219,8 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 	}
 	if len(groups[0]) < 3 || len(groups[1]) < 3 {
 		// Too few undisturbed pairs with base on either CPU: test them
-		// all (trimmed), and say so.
+		// all (trimmed), and say so; a wall-time unit is then not gated
+		// (see wallTime).
 		f.Disturbed = -1
 		groups = [2][]float64{}
 		for i := range bv {
@@ -239,6 +247,10 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 	}
 	better := betterOf(units, u)
 	f.Regression = regression(f, rule, better)
+	if f.Disturbed < 0 && wallTime(u) {
+		f.Regression, f.undecided = false, false
+		return f, true
+	}
 	// Undecided: not a regression, yet the interval reaches past the
 	// threshold on the worse side.
 	worst := f.Hi
@@ -288,6 +300,15 @@ func yuen(xs []float64) (mean, v float64, kept int) {
 		return stats.Mean(s[g : n-g]), math.Inf(1), h
 	}
 	return stats.Mean(s[g : n-g]), float64(n-1) * sw * sw / float64(h*(h-1)), h
+}
+
+// wallTime reports whether unit measures wall time (ns/op, req/s), which a
+// sample that waited for its CPU inflates by however long it waited: on a
+// machine too busy for undisturbed pairs, paired mode does not gate these
+// units, and cpu-ns/op (the process's CPU time, which waiting does not
+// add to) decides.
+func wallTime(unit string) bool {
+	return unit == "sec/op" || unit == "req/s"
 }
 
 // decided reports whether more samples could not change the verdict: it

@@ -91,3 +91,55 @@ func TestCPUTimeIsLowerBetter(t *testing.T) {
 		}
 	}
 }
+
+// TestDisturbedPairs: a pair in which a side waited for its CPU (wall time
+// well over CPU time) is left out; when too few pairs are undisturbed,
+// wall-time units are not gated and cpu-ns/op decides.
+func TestDisturbedPairs(t *testing.T) {
+	t.Parallel()
+	p := &Policy{MinSamples: 4, Rules: []Rule{{Unit: "ns/op", Threshold: 0.01, Alpha: 0.05}, {Unit: "cpu-ns/op", Threshold: 0.01, Alpha: 0.05}}}
+	// render: sample i takes cpu ns of CPU time and wait(i) times that of
+	// wall time.
+	render := func(cpu float64, wait func(i int) float64) string {
+		var b strings.Builder
+		for i := range 16 {
+			c := cpu * (1 + 0.002*float64(i%3-1))
+			fmt.Fprintf(&b, "BenchmarkServer/x\t1000\t%g ns/op\t%g cpu-ns/op\n", c*wait(i), c)
+		}
+		return b.String()
+	}
+	quiet := func(int) float64 { return 1.001 }
+	// Head waited 30% in pairs 3 and 12: its ns/op there is an outlier.
+	twoHit := func(i int) float64 { return map[bool]float64{true: 1.3, false: 1.001}[i == 3 || i == 12] }
+	// Both waited, head more often (so more): a busy machine.
+	busy := func(i int) float64 { return 1.5 + 0.3*float64(i%2) }
+	for _, tt := range []struct {
+		name          string
+		base, head    string
+		wantRegressed []string
+		wantLeftOut   int
+	}{
+		{"two disturbed pairs left out", render(1000, quiet), render(1000, twoHit), nil, 2},
+		{"busy: ns/op not gated, cpu-ns/op decides", render(1000, quiet), render(1000, busy), nil, -1},
+		{"busy and 5% more CPU: caught by cpu-ns/op", render(1000, quiet), render(1050, busy), []string{"cpu-sec/op"}, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := ComparePaired(strings.NewReader(tt.base), strings.NewReader(tt.head), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range v.Regressions() {
+				got = append(got, f.Unit)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.wantRegressed, ",") {
+				t.Errorf("regressions in %v, want %v; findings %v", got, tt.wantRegressed, v.Findings)
+			}
+			for _, f := range v.Findings {
+				if f.Disturbed != tt.wantLeftOut {
+					t.Errorf("%s: %d pairs left out as disturbed, want %d", f, f.Disturbed, tt.wantLeftOut)
+				}
+			}
+		})
+	}
+}

@@ -51,6 +51,7 @@ flags:`)
 	threshold := fs.Float64("threshold", 0.01, "the rule's threshold: a relative worsening above it counts")
 	alpha := fs.Float64("alpha", 0.05, "the rule's significance level")
 	model := fs.String("model", "fasthttp", "the server model of the gated cell (inmem, app route, keep-alive, 16 conns, all switches on)")
+	swap := fs.Duration("swap-every", gate.SwapEvery, "paired: swap base's and head's CPUs this often while they run; 0 only between rounds")
 	out := fs.String("out", "", "folder for every gate run's files (default results/calibrate-<time>)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -73,6 +74,10 @@ flags:`)
 	case *threshold < 0 || *alpha <= 0 || *alpha >= 1:
 		return &exitError{2, fmt.Sprintf("-threshold %g -alpha %g: want threshold ≥ 0 and 0 < alpha < 1, e.g. -threshold 0.01 -alpha 0.05", *threshold, *alpha)}
 	}
+	if *swap < 0 {
+		return &exitError{2, fmt.Sprintf("-swap-every %v: want a duration ≥ 0, e.g. 10ms", *swap)}
+	}
+	gate.SwapEvery = *swap
 	if *out == "" {
 		*out = filepath.Join("results", "calibrate-"+time.Now().UTC().Format("20060102-150405"))
 	}
@@ -162,8 +167,8 @@ flags:`)
 	step := spinCost()
 	logf("sizing: base %.0f ns/request (%s), app.Spin %.3f ns/step", base, *unit, step)
 	var b strings.Builder
-	fmt.Fprintf(&b, "poolbench calibrate: cell %s inmem app keepalive 16 conns, base %.0f %s; paired=%v, %d-%d rounds of %d pairs, -benchtime %s, threshold %g, alpha %g\n",
-		*model, base, *unit, *paired, *count, max(*count, *maxRounds), *pairs, *benchtime, *threshold, *alpha)
+	fmt.Fprintf(&b, "poolbench calibrate: cell %s inmem app keepalive 16 conns, base %.0f %s; paired=%v (CPUs swapped every %v), %d-%d rounds of %d pairs, -benchtime %s, threshold %g, alpha %g\n",
+		*model, base, *unit, *paired, *swap, *count, max(*count, *maxRounds), *pairs, *benchtime, *threshold, *alpha)
 	fmt.Fprintf(&b, "\n| planted | gate runs | flagged | median delta | deltas (min … max) |\n|---|---:|---:|---:|---|\n")
 	line := func(r row, k int) {
 		fmt.Fprintf(&b, "| %s | %d | %d (%.0f%%) | %+.2f%% | %+.2f%% … %+.2f%% |\n", r.label, k, r.caught, 100*float64(r.caught)/float64(k),

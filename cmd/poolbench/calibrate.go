@@ -31,7 +31,7 @@ the same binary) -aa times with identical code, then -runs times for each
 planted slowdown: head's app handler runs a fixed loop (app.Spin) sized to
 that percentage of the cell's -unit, measured on the first A/A run's base,
 via the benchmark binary's -poolbench.planted-work, which is never on
-otherwise. Prints a line per gate run, then the false-alarm rate, the
+otherwise. One gate run between them sizes a step of the loop in place. Prints a line per gate run, then the false-alarm rate, the
 detection rate per slowdown, the smallest slowdown caught at least 9
 times in 10, and the time per gate run. Exit 0 when it ran; 2 bad flags
 or a gate run that could not compare; 130/143 interrupted.
@@ -45,7 +45,7 @@ flags:`)
 	count := fs.Int("count", 4, "rounds of each gate run before it may stop (paired; an even number), or samples per side (unpaired)")
 	pairs := fs.Int("pair-samples", gate.DefaultPairSamples, "samples per side and round (paired)")
 	maxRounds := fs.Int("max-rounds", 10, "most rounds of a gate run while undecided (paired, sequential)")
-	benchtime := fs.String("benchtime", "100ms", "go test -benchtime of each sample")
+	benchtime := fs.String("benchtime", "30000x", "go test -benchtime of each sample: a count (about 80 ms of fasthttp's cell here) skips go test's ramp-up runs")
 	paired := fs.Bool("paired", true, "paired execution and test (gate -paired)")
 	unit := fs.String("unit", "cpu-ns/op", "the gated unit: cpu-ns/op (the benchmark process's CPU time per request: not counting moments another process held its CPU) or ns/op (wall time per request)")
 	threshold := fs.Float64("threshold", 0.01, "the rule's threshold: a relative worsening above it counts")
@@ -164,8 +164,22 @@ flags:`)
 	}
 	aaRow.caught += more.caught
 	aaRow.deltas = append(aaRow.deltas, more.deltas...)
-	step := spinCost()
-	logf("sizing: base %.0f ns/request (%s), app.Spin %.3f ns/step", base, *unit, step)
+	// Size the slowdowns in place: a step of app.Spin costs, in the
+	// handler and beside the other side's process, not quite what a tight
+	// loop here says, so one gate run plants a large slowdown (+20% by the
+	// tight loop's cost, far above the noise) and the gate's own measure
+	// of it gives a step's cost.
+	loop := spinCost()
+	big := int(math.Round(0.2 * base / loop))
+	sized, err := one("sizing", []string{"-poolbench.planted-work=" + strconv.Itoa(big)})
+	if err != nil {
+		return err
+	}
+	step := sized.Delta * base / float64(big)
+	logf("sizing: base %.0f ns/request (%s); app.Spin %.3f ns/step in a tight loop here, %.3f in the handler (%d steps: %+.1f%%)", base, *unit, loop, step, big, 100*sized.Delta)
+	if step <= 0 {
+		return &exitError{2, fmt.Sprintf("sizing: %d steps of app.Spin in the handler measured %+.1f%%: cannot size the slowdowns", big, 100*sized.Delta)}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "poolbench calibrate: cell %s inmem app keepalive 16 conns, base %.0f %s; paired=%v (CPUs swapped every %v), %d-%d rounds of %d pairs, -benchtime %s, threshold %g, alpha %g\n",
 		*model, base, *unit, *paired, *swap, *count, max(*count, *maxRounds), *pairs, *benchtime, *threshold, *alpha)

@@ -104,8 +104,8 @@ const pairedPolicy = `{"min_samples": 4, "rules": [
 	{"unit": "cpu-ns/op", "threshold": 0.01, "alpha": 0.05},
 	{"unit": "allocs/op", "threshold": 0, "any_worse": true, "alpha": 0.05}]}`
 
-// pairedArgs run the gate paired on fasthttp's app cell, 4 to 12 rounds of 4
-// pairs (sequential: more rounds only while undecided).
+// pairedArgs run the gate paired on fasthttp's app cell, 4 to 10 rounds of 4
+// pairs of 30000 requests (sequential: more rounds only while undecided).
 func pairedArgs(t *testing.T) []string {
 	t.Helper()
 	var set unix.CPUSet
@@ -116,7 +116,7 @@ func pairedArgs(t *testing.T) []string {
 	if err := os.WriteFile(p, []byte(pairedPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"-paired", "-count", "4", "-max-rounds", "12", "-pair-samples", "4", "-models", "fasthttp", "-policy", p}
+	return []string{"-paired", "-count", "4", "-max-rounds", "10", "-pair-samples", "4", "-benchtime", "30000x", "-models", "fasthttp", "-policy", p}
 }
 
 // baseMedian is the median of unit over the base samples of a gate run.
@@ -184,7 +184,7 @@ func TestGateVerdicts(t *testing.T) {
 		step = min(step, float64(time.Since(start))/(1<<20))
 	}
 	steps := int(math.Round(0.03 * cpuNs / step))
-	plant(t, repo, "plant a 3% slower handler", fmt.Sprintf("\tSpin(%d)", steps), "")
+	plant(t, repo, "plant a 3% slower handler", fmt.Sprintf("\tpath = path[:len(path)-Spin(%d)] // parsing waits for the loop", steps), "")
 	code, out = runGate(t, bin, repo, append(paired, "-base", "HEAD~1")...)
 	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "cpu-sec/op: +") {
 		t.Fatalf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op): exit %d, want 1 naming cpu-sec/op\n%s", steps, step, cpuNs, code, out)

@@ -19,9 +19,12 @@ var spinOut uint64
 // Spin runs n steps of a 64-bit linear congruential generator, each step
 // depending on the one before: CPU work of a fixed size (a multiply and an
 // add per step) whose time follows the CPU's speed as the handler's does.
+// It returns 0 in a way the compiler cannot see, so a caller that makes
+// its next work depend on the result cannot have that work overlap the
+// loop (out-of-order execution would otherwise hide part of a short loop).
 //
 //go:noinline
-func Spin(n int) {
+func Spin(n int) int {
 	x := spinSeed
 	for range n {
 		x = x*6364136223846793005 + 1442695040888963407
@@ -29,11 +32,14 @@ func Spin(n int) {
 	if x == 0 {
 		spinOut = x
 	}
+	return int(x>>63) & int(spinSeed>>1) // spinSeed is 1: always 0
 }
 
-// plantedSpin runs the planted slowdown, if any (Serve calls it).
-func plantedSpin() {
+// plantedSpin runs the planted slowdown, if any, and returns path, which
+// Serve goes on with: the request's parsing waits for the loop.
+func plantedSpin(path []byte) []byte {
 	if PlantedWork > 0 {
-		Spin(PlantedWork)
+		return path[:len(path)-Spin(PlantedWork)]
 	}
+	return path
 }

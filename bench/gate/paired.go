@@ -141,7 +141,9 @@ func readPaired(base, head io.Reader) (side, side, benchfmt.UnitMetadataMap, err
 // the i-th head sample is divided by the i-th base sample (one pair, taken
 // at the same moment), and a t-test on the logarithms of these ratios asks
 // whether their (trimmed) geometric mean differs from 1; Delta is that
-// mean minus 1.
+// mean minus 1, Lo and Hi its confidence interval. A rule with a threshold
+// counts a regression only when the whole interval is worse than the
+// threshold.
 // Pairs in which either side was disturbed (MaxWait) are left out. Units
 // with a zero (0 → 1 allocs/op) or unequal counts fall back to Compare's
 // unpaired test. Each pair is taken as its own round (CPUs swapped between
@@ -248,16 +250,22 @@ func pairedFinding(k, u string, b, h map[string][]float64, perRound int, rule *R
 	better := betterOf(units, u)
 	f.Regression = regression(f, rule, better)
 	if f.Disturbed < 0 && wallTime(u) {
-		f.Regression, f.undecided = false, false
+		f.Regression = false
 		return f, true
 	}
-	// Undecided: not a regression, yet the interval reaches past the
-	// threshold on the worse side.
-	worst := f.Hi
-	if better > 0 {
-		worst = -f.Lo
+	if rule.AnyWorse || better == 0 {
+		return f, true
 	}
-	f.undecided = !f.Regression && better != 0 && !rule.AnyWorse && worst > rule.Threshold
+	// Against a threshold, the whole interval must be past it: a
+	// regression is a worsening of at least the threshold, with the
+	// rule's confidence. While the interval straddles the threshold the
+	// finding is undecided and the gate, sequential, samples more.
+	best, worst := f.Lo, f.Hi // the least and most worsening in the interval
+	if better > 0 {
+		best, worst = -f.Hi, -f.Lo
+	}
+	f.Regression = f.Regression && best > rule.Threshold
+	f.undecided = !f.Regression && worst > rule.Threshold
 	return f, true
 }
 

@@ -143,3 +143,27 @@ func TestDisturbedPairs(t *testing.T) {
 		})
 	}
 }
+
+// TestPairedIntervalMustClearThreshold: +1.3% measured ±0.4% is
+// significant, yet its interval reaches below the 1% threshold: not a
+// regression, and undecided (a sequential gate samples more).
+func TestPairedIntervalMustClearThreshold(t *testing.T) {
+	t.Parallel()
+	p := &Policy{MinSamples: 4, Rules: []Rule{{Unit: "ns/op", Threshold: 0.01, Alpha: 0.05}}}
+	names := []string{"x=1"}
+	base := results(names, 20, func(_ string, i int) (float64, float64) { return 1000 * drift(i), 0 })
+	head := results(names, 20, func(_ string, i int) (float64, float64) {
+		return 1013 * drift(i) * (1 + 0.006*float64(i%3-1)), 0
+	})
+	v, err := ComparePaired(strings.NewReader(base), strings.NewReader(head), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := v.Findings[0]
+	if f.P >= 0.05 || f.Lo >= 0.01 || f.Hi <= 0.01 {
+		t.Fatalf("finding %s: want p < 0.05 and an interval around the 1%% threshold (else this test proves nothing)", f)
+	}
+	if f.Regression || v.decided() {
+		t.Errorf("finding %s: regression %v, decided %v; want neither", f, f.Regression, v.decided())
+	}
+}

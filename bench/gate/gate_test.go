@@ -136,6 +136,16 @@ func TestLoadPolicy(t *testing.T) {
 	if r := p.rule("sec/op"); r == nil || r.Threshold != 0.05 {
 		t.Errorf("the repo policy's ns/op rule = %+v, want 5%%", r)
 	}
+	pp, err := LoadPolicy("paired.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := pp.rule("cpu-sec/op"); r == nil || r.Threshold != 0.01 {
+		t.Errorf("the paired policy's cpu-ns/op rule = %+v, want 1%%", r)
+	}
+	if r := pp.rule("allocs/op"); r == nil || !r.AnyWorse {
+		t.Errorf("the paired policy does not gate any allocs/op rise: %+v", r)
+	}
 	if _, err := LoadPolicy("nope.json"); err == nil {
 		t.Error("LoadPolicy(nope.json) succeeded")
 	}

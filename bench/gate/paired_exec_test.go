@@ -12,7 +12,8 @@ import (
 
 // pairScript stands in for a benchmark binary: it announces itself in a
 // rendezvous folder, waits (up to 10 s) for the other side, then reads its
-// CPU mask 12 times over about 0.2 s, and prints a warm-up line and two
+// CPU mask over and over for 0.3 s (not at a fixed period, which could keep
+// in step with the swaps), and prints a warm-up line and two
 // results (after a warm-up line of each): x, how many distinct CPUs it was pinned to, and y, how many
 // readings were not a single CPU.
 const pairScript = `#!/bin/sh
@@ -24,9 +25,9 @@ while [ ! -e "$dir/$other" ]; do
 	sleep 0.05
 done
 seen=""
-for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+start=$(date +%s%N)
+while [ $(( $(date +%s%N) - start )) -lt 300000000 ]; do
 	seen="$seen $(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
-	sleep 0.015
 done
 distinct=$(echo $seen | tr ' ' '\n' | sort -u | wc -l)
 multi=$(echo $seen | tr ' ' '\n' | grep -c '[-,]')

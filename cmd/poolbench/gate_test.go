@@ -98,25 +98,17 @@ func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	return code, string(out)
 }
 
-// pairedPolicy is the policy of the paired gate runs below: a 1% rise in
-// the process's CPU time per request fails, and so does any allocation.
-const pairedPolicy = `{"min_samples": 4, "rules": [
-	{"unit": "cpu-ns/op", "threshold": 0.01, "alpha": 0.05},
-	{"unit": "allocs/op", "threshold": 0, "any_worse": true, "alpha": 0.05}]}`
-
-// pairedArgs run the gate paired on fasthttp's app cell, 4 to 10 rounds of 4
-// pairs of 30000 requests (sequential: more rounds only while undecided).
+// pairedArgs run the gate paired on fasthttp's app cell under the paired
+// policy (bench/gate/paired.json: a 1% rise in cpu-ns/op fails, and any
+// allocation), 4 to 10 rounds of 4 pairs of 30000 requests (sequential: more
+// rounds only while undecided).
 func pairedArgs(t *testing.T) []string {
 	t.Helper()
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil || !set.IsSet(gate.PairedCPUs[0]) || !set.IsSet(gate.PairedCPUs[1]) {
 		t.Skipf("paired gate runs need cpus %v", gate.PairedCPUs)
 	}
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(pairedPolicy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"-paired", "-count", "4", "-max-rounds", "10", "-pair-samples", "4", "-benchtime", "30000x", "-models", "fasthttp", "-policy", p}
+	return []string{"-paired", "-count", "4", "-max-rounds", "10", "-pair-samples", "4", "-benchtime", "30000x", "-models", "fasthttp", "-policy", "bench/gate/paired.json"}
 }
 
 // baseMedian is the median of unit over the base samples of a gate run.

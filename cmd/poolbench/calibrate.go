@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aclements/go-moremath/stats"
+
 	"github.com/poolbench/poolbench/bench"
 	"github.com/poolbench/poolbench/bench/gate"
 	"github.com/poolbench/poolbench/servers/app"
@@ -186,7 +188,7 @@ flags:`)
 	fmt.Fprintf(&b, "\n| planted | gate runs | flagged | median delta | deltas (min … max) |\n|---|---:|---:|---:|---|\n")
 	line := func(r row, k int) {
 		fmt.Fprintf(&b, "| %s | %d | %d (%.0f%%) | %+.2f%% | %+.2f%% … %+.2f%% |\n", r.label, k, r.caught, 100*float64(r.caught)/float64(k),
-			100*median(r.deltas), 100*slices.Min(r.deltas), 100*slices.Max(r.deltas))
+			100*stats.Sample{Xs: r.deltas}.Quantile(0.5), 100*slices.Min(r.deltas), 100*slices.Max(r.deltas))
 	}
 	line(aaRow, *aa)
 	resolved := ""
@@ -206,7 +208,7 @@ flags:`)
 		resolved = "none of the planted slowdowns"
 	}
 	took := time.Since(start)
-	fmt.Fprintf(&b, "\nfalse alarms (A/A flagged): %d in %d (%.0f%%); A/A deltas' standard deviation %.2f%%\n", aaRow.caught, *aa, 100*float64(aaRow.caught)/float64(*aa), 100*stddev(aaRow.deltas))
+	fmt.Fprintf(&b, "\nfalse alarms (A/A flagged): %d in %d (%.0f%%); A/A deltas' standard deviation %.2f%%\n", aaRow.caught, *aa, 100*float64(aaRow.caught)/float64(*aa), 100*stats.StdDev(aaRow.deltas))
 	fmt.Fprintf(&b, "smallest slowdown caught ≥ 9 in 10: %s\n", resolved)
 	fmt.Fprintf(&b, "%d gate runs, %v each on average (sampling and verdict; one build for all), %v in total\n", n, (gateTime / time.Duration(n)).Round(100*time.Millisecond), took.Round(time.Second))
 	fmt.Print(b.String())
@@ -224,28 +226,4 @@ func spinCost() float64 {
 		best = min(best, float64(time.Since(t))/n)
 	}
 	return best
-}
-
-func median(xs []float64) float64 {
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func stddev(xs []float64) float64 {
-	if len(xs) < 2 {
-		return 0
-	}
-	m := 0.0
-	for _, x := range xs {
-		m += x
-	}
-	m /= float64(len(xs))
-	ss := 0.0
-	for _, x := range xs {
-		ss += (x - m) * (x - m)
-	}
-	return math.Sqrt(ss / float64(len(xs)-1))
 }

@@ -327,8 +327,11 @@ func (p *Prepared) Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	start := p.start
-	p.start = time.Now() // a later Run's time starts at its call
+	start := p.start // the first Run's time includes Prepare's
+	if start.IsZero() {
+		start = time.Now()
+	}
+	p.start = time.Time{} // a later Run's time starts at its call
 	if o.Out == "" {
 		o.Out = filepath.Join(p.w.root, "results", "gate-"+time.Now().UTC().Format("20060102-150405"))
 	}

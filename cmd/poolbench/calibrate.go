@@ -71,6 +71,8 @@ flags:`)
 		return &exitError{2, fmt.Sprintf("-aa %d: want at least 1 A/A run (the slowdowns are sized from its base), e.g. -aa 20", *aa)}
 	case *runs < 1:
 		return &exitError{2, fmt.Sprintf("-runs %d: want at least 1 run per slowdown, e.g. -runs 10", *runs)}
+	case *count < 4:
+		return &exitError{2, fmt.Sprintf("-count %d: want at least 4 rounds (paired; an even number) or samples per side, e.g. -count 4", *count)}
 	case *unit != "ns/op" && *unit != "cpu-ns/op":
 		return &exitError{2, fmt.Sprintf("-unit %q: want ns/op or cpu-ns/op", *unit)}
 	case *threshold < 0 || *alpha <= 0 || *alpha >= 1:

@@ -24,6 +24,8 @@ func (v *Verdict) Markdown(base, head, table, samples string, took time.Duration
 			d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
 			if f.Base == 0 {
 				d = "0 → non-zero"
+			} else if f.Pairs > 0 {
+				d += fmt.Sprintf(" [%+.1f%%, %+.1f%%]", 100*f.Lo, 100*f.Hi)
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %.4g | %.4g | %s | %.3f |\n", f.Benchmark, f.Unit, f.Base, f.Head, d, f.P)
 		}

@@ -79,7 +79,7 @@ func (o *Options) describe(rounds int) string {
 	if !o.Paired {
 		return fmt.Sprintf("%d interleaved samples per side", o.Count)
 	}
-	return fmt.Sprintf("%d rounds of base and head at once, one per CPU, swapping CPUs each round, %d pairs per round", rounds, o.pairSamples())
+	return fmt.Sprintf("%d rounds of base and head at once, one per CPU, their CPUs swapped every %v, %d pairs per round", rounds, SwapEvery, o.pairSamples())
 }
 
 // UsageError is a bad option, found before anything runs (exit 2).

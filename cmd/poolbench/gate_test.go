@@ -82,6 +82,28 @@ func plant(t *testing.T, repo, msg, inServe, helper string) {
 	}
 }
 
+// setPlantSteps sets the planted loop's steps (plant's plantSteps) to n
+// and commits the change.
+func setPlantSteps(t *testing.T, repo string, n int) {
+	t.Helper()
+	p := filepath.Join(repo, "servers", "app", "app.go")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const was = "var plantSteps = 1\n"
+	if !bytes.Contains(b, []byte(was)) {
+		t.Fatalf("no %q planted in %s", was, p)
+	}
+	b = bytes.Replace(b, []byte(was), []byte(fmt.Sprintf("var plantSteps = %d\n", n)), 1)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := git(repo, "commit", "-qam", fmt.Sprintf("plant a loop of %d steps", n)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runGate runs the gate in repo and returns its exit code and output.
 func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	t.Helper()
@@ -176,7 +198,13 @@ func TestGateVerdicts(t *testing.T) {
 		step = min(step, float64(time.Since(start))/(1<<20))
 	}
 	steps := int(math.Round(0.03 * cpuNs / step))
-	plant(t, repo, "plant a 3% slower handler", fmt.Sprintf("\tpath = path[:len(path)-Spin(%d)] // parsing waits for the loop", steps), "")
+	// The base runs the loop for 1 step, the head for steps: only a
+	// variable changes, so the code's layout does not (moving code alone
+	// shifts a handler's cost by a few percent, which the gate would
+	// rightly see).
+	plant(t, repo, "plant a loop of 1 step in the handler",
+		"\tpath = path[:len(path)-Spin(plantSteps)] // parsing waits for the loop", "var plantSteps = 1")
+	setPlantSteps(t, repo, steps)
 	code, out = runGate(t, bin, repo, append(paired, "-base", "HEAD~1")...)
 	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "cpu-sec/op: +") {
 		t.Fatalf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op): exit %d, want 1 naming cpu-sec/op\n%s", steps, step, cpuNs, code, out)

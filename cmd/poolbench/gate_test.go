@@ -63,43 +63,34 @@ func scratchRepo(t *testing.T) string {
 // file, and commits the change.
 func plant(t *testing.T, repo, msg, inServe, helper string) {
 	t.Helper()
-	p := filepath.Join(repo, "servers", "app", "app.go")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const anchor = "\th.served.Add(1)\n\tex := h.acquire()\n"
-	if !bytes.Contains(b, []byte(anchor)) {
-		t.Fatalf("servers/app/app.go no longer has %q: update the planted change", anchor)
-	}
-	b = bytes.Replace(b, []byte(anchor), []byte(anchor+inServe+"\n"), 1)
-	b = append(b, []byte("\n"+helper+"\n")...)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := git(repo, "commit", "-qam", msg); err != nil {
-		t.Fatal(err)
-	}
+	editApp(t, repo, msg, anchor, anchor+inServe+"\n", "\n"+helper+"\n")
 }
 
 // setPlantSteps sets the planted loop's steps (plant's plantSteps) to n
 // and commits the change.
 func setPlantSteps(t *testing.T, repo string, n int) {
 	t.Helper()
+	editApp(t, repo, fmt.Sprintf("plant a loop of %d steps", n), "var plantSteps = 1\n", fmt.Sprintf("var plantSteps = %d\n", n), "")
+}
+
+// editApp replaces was with now in servers/app/app.go, appends tail and
+// commits the change as msg.
+func editApp(t *testing.T, repo, msg, was, now, tail string) {
+	t.Helper()
 	p := filepath.Join(repo, "servers", "app", "app.go")
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const was = "var plantSteps = 1\n"
 	if !bytes.Contains(b, []byte(was)) {
-		t.Fatalf("no %q planted in %s", was, p)
+		t.Fatalf("servers/app/app.go no longer has %q: update the planted change", was)
 	}
-	b = bytes.Replace(b, []byte(was), []byte(fmt.Sprintf("var plantSteps = %d\n", n)), 1)
+	b = append(bytes.Replace(b, []byte(was), []byte(now), 1), tail...)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := git(repo, "commit", "-qam", fmt.Sprintf("plant a loop of %d steps", n)); err != nil {
+	if _, err := git(repo, "commit", "-qam", msg); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,13 +46,15 @@ func RunCell(b *testing.B, c Cell) {
 
 	b.ReportAllocs()
 	clocks := startClocks()
+	var cpu0 time.Duration
 	res, err := c.Load.Run(context.Background(), dial, workloads.Plan{
 		Conns:    c.Conns,
 		Requests: int64(b.N),
 		Request:  Request(c.Route),
-		OnStart:  b.ResetTimer,
+		OnStart:  func() { b.ResetTimer(); cpu0 = processCPU() },
 	})
 	b.StopTimer()
+	cpu := processCPU() - cpu0
 	slow, clocked := clocks.stop()
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +66,19 @@ func RunCell(b *testing.B, c Cell) {
 		b.Fatalf("server served %d requests, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/res.Elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	if clocked { // a cell shorter than one clock bucket has no reading
 		b.ReportMetric(slow, "clock-slow-pct")
 	}
+}
+
+// processCPU is the CPU time (user and system) this process's threads have
+// used so far: unlike wall time it does not count the moments another
+// process held the CPU.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

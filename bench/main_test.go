@@ -17,7 +17,7 @@ var (
 	flagRoutes     = flag.String("poolbench.routes", "all", "routes to run: plaintext, app (comma-separated) or all")
 	flagLoads      = flag.String("poolbench.loads", "all", "loads to run: keepalive, shortlived (comma-separated) or all")
 	flagConns      = flag.String("poolbench.conns", "1,16,256", "connection counts to sweep, e.g. 1,16,256")
-	flagPlanted    = flag.Duration("poolbench.planted-spin", 0, "spin this long in every app request: a planted slowdown for poolbench calibrate (never on by default)")
+	flagPlanted    = flag.Int("poolbench.planted-work", 0, "run this many steps of app.Spin in every app request: a planted slowdown of fixed work for poolbench calibrate (never on by default)")
 	flagVariants   = flag.String("poolbench.variants", "default", "app variants: default (all on, each switch off alone, all off), all (8), or a list such as 'pool=on/conv=off/reuse=on;all-off'")
 )
 
@@ -26,7 +26,7 @@ var matrix Matrix
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	app.PlantedSpin = *flagPlanted
+	app.PlantedWork = *flagPlanted
 	var err error
 	matrix, err = Spec{
 		Transports: *flagTransports,

@@ -5,7 +5,9 @@ import (
 )
 
 // BenchmarkServer runs every cell of the matrix chosen by the -poolbench.*
-// flags. One op is one request: ns/op is wall time per request, req/s the
+// flags. One op is one request: ns/op is wall time per request, cpu-ns/op
+// the CPU time of the whole process (server and client) per request, which
+// unlike ns/op leaves out moments another process held the CPU, req/s the
 // throughput, allocs/op and B/op those of server and client together (the
 // client is allocation-free on keep-alive connections; short-lived cells
 // include the dial).

@@ -1,7 +1,9 @@
 // Package gate decides whether a head build of poolbench's benchmarks
-// regressed against a base build, from interleaved samples of both, with
-// benchstat's own machinery (benchfmt to read, benchproc to group,
-// benchmath to test) instead of parsing benchstat's text.
+// regressed against a base build, with benchstat's own machinery (benchfmt
+// to read, benchproc to group, benchmath to test) instead of parsing
+// benchstat's text. Samples are taken either interleaved (base head head
+// base …, one process at a time) or paired (base and head at the same
+// moments, one per CPU, swapping CPUs each round; see ComparePaired).
 package gate
 
 import (
@@ -128,6 +130,13 @@ type Finding struct {
 	N     [2]int
 	// Regression says this finding fails the gate.
 	Regression bool
+	// Paired only: Lo and Hi bound Delta (confidence 1 - the rule's
+	// alpha), Pairs is how many pairs were tested and Disturbed how many
+	// were left out as disturbed (-1: too few were undisturbed, so all
+	// were tested).
+	Lo, Hi           float64
+	Pairs, Disturbed int
+	undecided        bool
 }
 
 // String describes a finding for humans, e.g. "+12.3% (p=0.002 n=6+6)".
@@ -135,6 +144,16 @@ func (f Finding) String() string {
 	d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
 	if math.IsInf(f.Delta, 0) {
 		d = fmt.Sprintf("%g → %g", f.Base, f.Head)
+	}
+	if f.Pairs > 0 {
+		left := fmt.Sprintf("%d disturbed left out", f.Disturbed)
+		if f.Disturbed < 0 {
+			left = "too few undisturbed, all tested"
+			if wallTime(f.Unit) {
+				left = "too few undisturbed: a wall-time unit, not gated"
+			}
+		}
+		return fmt.Sprintf("%s %s: %s [%+.1f%%, %+.1f%%] (p=%.3f, %d pairs, %s)", f.Benchmark, f.Unit, d, 100*f.Lo, 100*f.Hi, f.P, f.Pairs, left)
 	}
 	return fmt.Sprintf("%s %s: %s (p=%.3f n=%d+%d)", f.Benchmark, f.Unit, d, f.P, f.N[0], f.N[1])
 }
@@ -200,12 +219,13 @@ func read(r io.Reader, name string, proj *benchproc.Projection, units benchfmt.U
 
 // Compare reads base and head results and applies the policy.
 func Compare(base, head io.Reader, p *Policy) (*Verdict, error) {
-	return compare(base, head, p, false)
+	return compare(base, head, p, 0)
 }
 
 // compare applies the policy to every benchmark and unit with a rule,
-// paired (ComparePaired) or not.
-func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
+// unpaired when perRound is 0, else paired with perRound pairs to a round
+// (ComparePaired).
+func compare(base, head io.Reader, p *Policy, perRound int) (*Verdict, error) {
 	bs, hs, units, err := readPaired(base, head)
 	if err != nil {
 		return nil, err
@@ -236,8 +256,8 @@ func compare(base, head io.Reader, p *Policy, paired bool) (*Verdict, error) {
 				return v, nil
 			}
 			f, ok := Finding{}, false
-			if paired {
-				f, ok = pairedFinding(k, u, bv, hv, rule, units)
+			if perRound > 0 {
+				f, ok = pairedFinding(k, u, bs[k], hs[k], perRound, rule, units)
 			}
 			if !ok {
 				f = unpairedFinding(k, u, bv, hv, rule, units)
@@ -290,6 +310,20 @@ func unpairedFinding(k, u string, bv, hv []float64, rule *Rule, units benchfmt.U
 	default:
 		f.Delta = (f.Head - f.Base) / math.Abs(f.Base)
 	}
-	f.Regression = regression(f, rule, units.GetBetter(u))
+	f.Regression = regression(f, rule, betterOf(units, u))
 	return f
+}
+
+// betterOf is the unit's direction (+1 higher is better, -1 lower, 0
+// unknown): benchfmt's, where a Unit line or its defaults know it, else
+// lower for every time per op (cpu-ns/op, read as cpu-sec/op), which
+// benchfmt leaves unknown.
+func betterOf(units benchfmt.UnitMetadataMap, u string) int {
+	if b := units.GetBetter(u); b != 0 {
+		return b
+	}
+	if strings.HasSuffix(u, "sec/op") {
+		return -1
+	}
+	return 0
 }

@@ -115,7 +115,7 @@ func TestZeroToOneIsInfinite(t *testing.T) {
 	if len(r) != 1 || !math.IsInf(r[0].Delta, 1) || !strings.Contains(r[0].String(), "0 → 1") {
 		t.Fatalf("regressions %v, want one allocs/op finding 0 → 1 with an infinite delta", r)
 	}
-	md := v.Markdown("main", "pr", "table", 6, 0)
+	md := v.Markdown("main", "pr", "table", "6 interleaved samples per side", 0)
 	if !strings.Contains(md, "0 → non-zero") || !strings.Contains(md, "**Regression.**") {
 		t.Errorf("markdown does not show the 0 → 1 regression:\n%s", md)
 	}
@@ -135,6 +135,16 @@ func TestLoadPolicy(t *testing.T) {
 	}
 	if r := p.rule("sec/op"); r == nil || r.Threshold != 0.05 {
 		t.Errorf("the repo policy's ns/op rule = %+v, want 5%%", r)
+	}
+	pp, err := LoadPolicy("paired.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := pp.rule("cpu-sec/op"); r == nil || r.Threshold != 0.01 {
+		t.Errorf("the paired policy's cpu-ns/op rule = %+v, want 1%%", r)
+	}
+	if r := pp.rule("allocs/op"); r == nil || !r.AnyWorse {
+		t.Errorf("the paired policy does not gate any allocs/op rise: %+v", r)
 	}
 	if _, err := LoadPolicy("nope.json"); err == nil {
 		t.Error("LoadPolicy(nope.json) succeeded")

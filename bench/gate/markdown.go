@@ -8,10 +8,11 @@ import (
 
 // Markdown renders the verdict with the benchstat table, for
 // $GITHUB_STEP_SUMMARY and gate.md.
-func (v *Verdict) Markdown(base, head, table string, count int, took time.Duration) string {
+// samples says how they were taken, e.g. "8 interleaved samples per side".
+func (v *Verdict) Markdown(base, head, table, samples string, took time.Duration) string {
 	var b strings.Builder
 	b.WriteString("## poolbench gate\n\n")
-	fmt.Fprintf(&b, "base: %s · head: %s · %d interleaved samples per side · %v\n\n", base, head, count, took.Round(time.Second))
+	fmt.Fprintf(&b, "base: %s · head: %s · %s · %v\n\n", base, head, samples, took.Round(time.Second))
 	switch v.ExitCode() {
 	case ExitOK:
 		b.WriteString("**No regression.**\n")
@@ -23,6 +24,8 @@ func (v *Verdict) Markdown(base, head, table string, count int, took time.Durati
 			d := fmt.Sprintf("%+.1f%%", 100*f.Delta)
 			if f.Base == 0 {
 				d = "0 → non-zero"
+			} else if f.Pairs > 0 {
+				d += fmt.Sprintf(" [%+.1f%%, %+.1f%%]", 100*f.Lo, 100*f.Hi)
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %.4g | %.4g | %s | %.3f |\n", f.Benchmark, f.Unit, f.Base, f.Head, d, f.P)
 		}

@@ -27,8 +27,17 @@ type Options struct {
 	Base, BaseMod, BaseGo string
 	// Head is the head revision; "" is the working tree.
 	Head string
-	// Count is the number of interleaved samples per side.
+	// Count is the number of samples per side, interleaved (base head head
+	// base …); paired, the number of rounds before the gate may stop.
 	Count int
+	// PairSamples is, paired, the number of samples each side takes per
+	// round (one process each, all kept but the warm-up): 0 means
+	// DefaultPairSamples.
+	PairSamples int
+	// MaxRounds is, paired, the most rounds the gate runs while a finding
+	// is undecided (sequential sampling); 0 or less than Count means
+	// Count.
+	MaxRounds int
 	// Benchtime and CPU are go test's -benchtime and -cpu of each run.
 	Benchtime, CPU string
 	// Policy decides what a regression is.
@@ -43,12 +52,34 @@ type Options struct {
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// Paired runs base and head at the same time, one per CPU (PairedCPUs),
-	// swapping CPUs every round, and tests per-round head/base ratios
+	// swapping CPUs every round, and tests per-pair head/base ratios
 	// (ComparePaired) instead of two independent samples.
 	Paired bool
 	// HeadArgs are extra arguments of head's benchmark binary only, e.g.
-	// -poolbench.planted-spin=100ns for poolbench calibrate.
+	// -poolbench.planted-work=50 for poolbench calibrate.
 	HeadArgs []string
+}
+
+// DefaultPairSamples is Options.PairSamples' default.
+const DefaultPairSamples = 4
+
+func (o *Options) pairSamples() int {
+	if o.PairSamples > 0 {
+		return o.PairSamples
+	}
+	return DefaultPairSamples
+}
+
+func (o *Options) maxRounds() int {
+	return max(o.Count, o.MaxRounds)
+}
+
+// describe says how the samples were taken, for gate.md.
+func (o *Options) describe(rounds int) string {
+	if !o.Paired {
+		return fmt.Sprintf("%d interleaved samples per side", o.Count)
+	}
+	return fmt.Sprintf("%d rounds of base and head at once, one per CPU, their CPUs swapped every %v, %d pairs per round", rounds, SwapEvery, o.pairSamples())
 }
 
 // UsageError is a bad option, found before anything runs (exit 2).
@@ -67,8 +98,14 @@ func (o *Options) Validate() error {
 	if o.Base == "" && o.BaseMod == "" && o.BaseGo == "" {
 		return usage("-base is required: the revision to compare against (or -base-mod / -base-go)")
 	}
-	if o.Count < o.Policy.MinSamples {
-		return usage("-count %d is below the policy's min_samples %d: benchstat cannot call anything significant", o.Count, o.Policy.MinSamples)
+	if o.PairSamples < 0 || o.MaxRounds < 0 {
+		return usage("-pair-samples %d -max-rounds %d: want 0 (the default) or more", o.PairSamples, o.MaxRounds)
+	}
+	if o.Paired && o.Count%2 == 1 {
+		return usage("-count %d with -paired: want an even number of rounds, so each side runs as often on each CPU, e.g. %d", o.Count, o.Count+1)
+	}
+	if n := o.Count * map[bool]int{true: o.pairSamples(), false: 1}[o.Paired]; n < o.Policy.MinSamples || o.Count < 1 {
+		return usage("-count %d gives %d samples per side, below the policy's min_samples %d: benchstat cannot call anything significant", o.Count, n, o.Policy.MinSamples)
 	}
 	if err := CheckBenchtime(o.Benchtime); err != nil {
 		return usage("%v", err)
@@ -137,6 +174,8 @@ type Outcome struct {
 	BaseDesc, HeadDesc string
 	Out                string
 	Took               time.Duration
+	// Rounds is how many rounds ran: paired, Count or more (sequential).
+	Rounds int
 }
 
 // build is one side of the comparison: a source tree and how to build it.
@@ -147,17 +186,39 @@ type build struct {
 	env   []string
 	bin   string // built test binary
 	out   *os.File
+	buf   *bytes.Buffer // what out receives, for the verdicts
 	lines int
 	args  []string // extra benchmark-binary arguments of this side
 }
 
-// Run builds both sides, samples them interleaved (base head head base …)
-// and applies the policy. Children run in their own process groups, are
-// killed when ctx ends and when this process dies; the worktrees and
-// temporary files are removed on every return, and leftovers of a gate that
-// was killed are removed first. Errors are *UsageError (bad input), ctx's
-// error (interrupted), or a reason the sides could not be compared.
+// Prepared is a gate's two built sides, ready to be sampled any number of
+// times (poolbench calibrate builds once for all its gate runs). Close
+// removes its worktrees and temporary files.
+type Prepared struct {
+	w      *work
+	bs, hs *build
+	log    io.Writer
+	start  time.Time
+}
+
+// Run builds both sides (Prepare), samples them and applies the policy
+// (Prepared.Run). Children run in their own process groups, are killed when
+// ctx ends and when this process dies; the worktrees and temporary files
+// are removed on every return, and leftovers of a gate that was killed are
+// removed first. Errors are *UsageError (bad input), ctx's error
+// (interrupted), or a reason the sides could not be compared.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	p, err := Prepare(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Run(ctx, o)
+}
+
+// Prepare checks o, removes what a killed gate left, checks out and builds
+// base and head.
+func Prepare(ctx context.Context, o Options) (*Prepared, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -187,90 +248,147 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if dirty != "" && o.RequireClean {
 		return nil, usage("the working tree has uncommitted changes and -require-clean is set: commit or stash them")
 	}
-	if o.Out == "" {
-		o.Out = filepath.Join(root, "results", "gate-"+time.Now().UTC().Format("20060102-150405"))
-	}
 	w, err := newWork(root)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := w.close(); err != nil {
-			fmt.Fprintf(log, "poolbench gate: cleaning up (a later gate retries): %v\n", err)
-		}
-	}()
+	p := &Prepared{w: w, log: log, start: start}
+	if err := p.build(ctx, o); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
 
-	hs := &build{name: "head", desc: "the working tree", dir: root, args: o.HeadArgs}
+// Close removes the worktrees and temporary files (the built binaries too).
+func (p *Prepared) Close() {
+	if err := p.w.close(); err != nil {
+		fmt.Fprintf(p.log, "poolbench gate: cleaning up (a later gate retries): %v\n", err)
+	}
+}
+
+// build checks out and builds both sides.
+func (p *Prepared) build(ctx context.Context, o Options) error {
+	w := p.w
+	var err error
+	hs := &build{name: "head", desc: "the working tree", dir: w.root}
 	if o.Head != "" {
 		if hs.dir, err = w.checkout(ctx, "head", o.Head); err != nil {
-			return nil, err
+			return err
 		}
 		hs.desc = o.Head
 	}
 	bs := &build{name: "base"}
 	if o.Base != "" {
 		if bs.dir, err = w.checkout(ctx, "base", o.Base); err != nil {
-			return nil, err
+			return err
 		}
 		bs.desc = o.Base
 	} else {
 		// Same code as head, other dependency or toolchain.
 		bs.dir = filepath.Join(w.tmp, "base")
 		if err := copyTree(ctx, hs.dir, bs.dir); err != nil {
-			return nil, fmt.Errorf("copying head's tree for the base: %w", err)
+			return fmt.Errorf("copying head's tree for the base: %w", err)
 		}
 		bs.desc = hs.desc
 	}
 	if o.BaseMod != "" {
 		if msg, err := w.goIn(ctx, bs.dir, nil, "get", o.BaseMod); err != nil {
-			return nil, interrupted(ctx, fmt.Errorf("base: go get %s: %s", o.BaseMod, msg))
+			return interrupted(ctx, fmt.Errorf("base: go get %s: %s", o.BaseMod, msg))
 		}
 		bs.desc += " with " + o.BaseMod
 	}
 	if o.BaseGo != "" {
 		v := strings.TrimPrefix(o.BaseGo, "go")
 		if msg, err := w.goIn(ctx, bs.dir, nil, "mod", "edit", "-go="+v, "-toolchain=none"); err != nil {
-			return nil, interrupted(ctx, fmt.Errorf("base: setting go %s in go.mod: %s", v, msg))
+			return interrupted(ctx, fmt.Errorf("base: setting go %s in go.mod: %s", v, msg))
 		}
 		bs.env = []string{"GOTOOLCHAIN=" + o.BaseGo}
 		bs.desc += " built by " + o.BaseGo
 	}
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return nil, err
-	}
 	for _, s := range []*build{bs, hs} {
 		s.bin = filepath.Join(w.tmp, s.name+".test")
-		fmt.Fprintf(log, "poolbench gate: building %s (%s)\n", s.name, s.desc)
+		fmt.Fprintf(p.log, "poolbench gate: building %s (%s)\n", s.name, s.desc)
 		// -trimpath: identical code gives an identical binary on both sides,
 		// whatever folder it was built in (paths shift code layout).
 		if msg, err := w.goIn(ctx, s.dir, s.env, "test", "-c", "-trimpath", "-o", s.bin, "./bench"); err != nil {
-			return nil, interrupted(ctx, fmt.Errorf("building %s (%s) failed: %s", s.name, s.desc, msg))
+			return interrupted(ctx, fmt.Errorf("building %s (%s) failed: %s", s.name, s.desc, msg))
 		}
+	}
+	p.bs, p.hs = bs, hs
+	return nil
+}
+
+// Run samples the prepared sides as o says (its Count, Benchtime, CPU,
+// Matrix, Paired, PairSamples, MaxRounds, HeadArgs, Out and Policy; the
+// revisions are Prepare's) and applies the policy. Paired, it adds rounds
+// past Count, up to MaxRounds, while a paired finding is undecided.
+func (p *Prepared) Run(ctx context.Context, o Options) (*Outcome, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	start := p.start // the first Run's time includes Prepare's
+	if start.IsZero() {
+		start = time.Now()
+	}
+	p.start = time.Time{} // a later Run's time starts at its call
+	if o.Out == "" {
+		o.Out = filepath.Join(p.w.root, "results", "gate-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	bs, hs := *p.bs, *p.hs
+	hs.args = o.HeadArgs
+	for _, s := range []*build{&bs, &hs} {
+		var err error
 		if s.out, err = os.Create(filepath.Join(o.Out, s.name+".txt")); err != nil {
 			return nil, err
 		}
 		defer s.out.Close()
-		if _, err := fmt.Fprintf(s.out, "Unit req/s better=higher\n\n"); err != nil {
+		s.buf = &bytes.Buffer{}
+		if _, err := fmt.Fprintf(io.MultiWriter(s.out, s.buf), "Unit req/s better=higher\n\n"); err != nil {
 			return nil, err
 		}
 	}
-
-	args := []string{"-test.run=^$", "-test.bench=^BenchmarkServer$", "-test.benchmem", "-test.count=2", "-test.benchtime=" + o.Benchtime, "-test.cpu=" + o.CPU}
+	perRun := 1
+	if o.Paired {
+		perRun = o.pairSamples()
+	}
+	args := []string{"-test.run=^$", "-test.bench=^BenchmarkServer$", "-test.benchmem", "-test.count=" + strconv.Itoa(perRun+1), "-test.benchtime=" + o.Benchtime, "-test.cpu=" + o.CPU}
 	m := o.Matrix
 	for _, kv := range [][2]string{{"transports", m.Transports}, {"models", m.Models}, {"routes", m.Routes}, {"loads", m.Loads}, {"conns", m.Conns}, {"variants", m.Variants}} {
 		args = append(args, "-poolbench."+kv[0]+"="+kv[1])
 	}
-	for i := range o.Count {
+	log, w := p.log, p.w
+	rounds := 0
+	var v *Verdict
+	for i := 0; ; i++ {
 		if o.Paired {
-			fmt.Fprintf(log, "poolbench gate: round %d/%d (base and head at once)\n", i+1, o.Count)
-			if err := w.samplePair(ctx, bs, hs, args, i); err != nil {
+			if i >= o.Count {
+				// Sequential: stop once every finding is decided, after
+				// an even number of rounds (each side as often on each CPU).
+				var err error
+				if v, err = comparePairs(bs.buf.Bytes(), hs.buf.Bytes(), o.Policy, perRun); err != nil {
+					return nil, err
+				}
+				if i%2 == 0 && (v.decided() || i >= o.maxRounds()) {
+					break
+				}
+			}
+			fmt.Fprintf(log, "poolbench gate: round %d (base and head at once, %d pairs)\n", i+1, perRun)
+			if err := w.samplePair(ctx, &bs, &hs, args, i); err != nil {
 				return nil, interrupted(ctx, err)
 			}
+			rounds++
 			continue
 		}
-		order := []*build{bs, hs}
+		if i == o.Count {
+			break
+		}
+		order := []*build{&bs, &hs}
 		if i%2 == 1 {
-			order = []*build{hs, bs}
+			order = []*build{&hs, &bs}
 		}
 		for _, s := range order {
 			fmt.Fprintf(log, "poolbench gate: run %d/%d (%s)\n", i+1, o.Count, s.name)
@@ -278,8 +396,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return nil, interrupted(ctx, err)
 			}
 		}
+		rounds++
 	}
-	for _, s := range []*build{bs, hs} {
+	for _, s := range []*build{&bs, &hs} {
 		if err := s.out.Close(); err != nil {
 			return nil, err
 		}
@@ -291,26 +410,16 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := os.WriteFile(filepath.Join(o.Out, "benchstat.txt"), table, 0o644); err != nil {
 		return nil, err
 	}
-	bf, err := os.Open(filepath.Join(o.Out, "base.txt"))
-	if err != nil {
-		return nil, err
-	}
-	defer bf.Close()
-	hf, err := os.Open(filepath.Join(o.Out, "head.txt"))
-	if err != nil {
-		return nil, err
-	}
-	defer hf.Close()
-	compare := Compare
 	if o.Paired {
-		compare = ComparePaired
+		v, err = comparePairs(bs.buf.Bytes(), hs.buf.Bytes(), o.Policy, perRun)
+	} else {
+		v, err = Compare(bytes.NewReader(bs.buf.Bytes()), bytes.NewReader(hs.buf.Bytes()), o.Policy)
 	}
-	v, err := compare(bf, hf, o.Policy)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Verdict: v, Table: string(table), BaseDesc: bs.desc, HeadDesc: hs.desc, Out: o.Out, Took: time.Since(start)}
-	md := v.Markdown(bs.desc, hs.desc, out.Table, o.Count, out.Took)
+	out := &Outcome{Verdict: v, Table: string(table), BaseDesc: bs.desc, HeadDesc: hs.desc, Out: o.Out, Took: time.Since(start), Rounds: rounds}
+	md := v.Markdown(bs.desc, hs.desc, out.Table, o.describe(rounds), out.Took)
 	if err := os.WriteFile(filepath.Join(o.Out, "gate.md"), []byte(md), 0o644); err != nil {
 		return nil, err
 	}
@@ -345,15 +454,29 @@ func appendFile(path, s string) error {
 
 // sample runs the side's benchmark binary once and appends its results.
 func (w *work) sample(ctx context.Context, s *build, args []string) error {
+	return w.sampleStarted(ctx, s, args, nil)
+}
+
+// sampleStarted is sample that sends the child's pid to started, if not
+// nil, once it runs.
+func (w *work) sampleStarted(ctx context.Context, s *build, args []string, started chan<- int) error {
 	cmd := w.command(ctx, s.dir, nil, s.bin, append(append([]string{}, args...), s.args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Start()
+	if err == nil {
+		if started != nil {
+			started <- cmd.Process.Pid
+		}
+		err = cmd.Wait()
+	}
+	b := stdout.Bytes()
 	if err != nil {
 		return fmt.Errorf("running %s (%s) failed: %v: %s", s.name, s.desc, err, lastLines(string(b)+stderr.String(), 3))
 	}
-	// Each cell runs twice (-test.count=2); the first is a warm-up and
-	// dropped: the first timing of a fresh process is often an outlier.
+	// Each cell runs once more than it is sampled (-test.count); the first
+	// is a warm-up and dropped: the first timing of a fresh process is
+	// often an outlier.
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -369,6 +492,9 @@ func (w *work) sample(ctx context.Context, s *build, args []string) error {
 			keep = true // file-level keys: goos, cpu, pkg…
 		}
 		if keep {
+			if s.buf != nil {
+				s.buf.WriteString(line + "\n")
+			}
 			if _, err := fmt.Fprintln(s.out, line); err != nil {
 				return err
 			}

@@ -29,7 +29,9 @@ func gateCmd(ctx context.Context, args []string) error {
 
 Builds the in-process benchmarks of base and head, runs them interleaved
 (base head head base …) in this job, and decides with benchstat's statistics
-and the policy file. Exit 0: no regression; 1: a regression (each named, with
+and the policy file. With -paired, base and head run at the same time
+instead, one per CPU, swapping CPUs each round, and the verdict comes from
+per-pair ratios (a machine's drift hits both sides of a pair). Exit 0: no regression; 1: a regression (each named, with
 delta and p); 2: could not compare (bad flag or policy, unknown rev, build
 failure, too few samples, different benchmarks); 130/143: interrupted.
 Leftovers of a gate that was killed are removed by the next one.
@@ -48,12 +50,14 @@ flags:`)
 	fs.StringVar(&o.Head, "head", "", "head git revision (default: the working tree, uncommitted changes included)")
 	fs.StringVar(&o.BaseMod, "base-mod", "", "base = head's code with this module version instead, e.g. github.com/valyala/fasthttp@v1.73.0")
 	fs.StringVar(&o.BaseGo, "base-go", "", "base = head's code built by this Go toolchain, e.g. go1.25.5 (fetched through the module proxy)")
-	fs.IntVar(&o.Count, "count", 8, "samples per side (runs of the benchmark binary, interleaved)")
+	fs.IntVar(&o.Count, "count", 8, "samples per side (runs of the benchmark binary, interleaved); with -paired, rounds (an even number) before the gate may stop")
 	fs.StringVar(&o.Benchtime, "benchtime", "200ms", "go test -benchtime of each run")
 	fs.StringVar(&o.CPU, "cpu", "1", "go test -cpu (GOMAXPROCS) of each run: 1 serialises client and server, which keeps the noise near 1% on a shared box")
 	policyPath := fs.String("policy", "bench/gate.json", "policy file: threshold and alpha per unit")
 	fs.StringVar(&o.Out, "out", "", "folder for base.txt, head.txt, benchstat.txt, gate.md (default results/gate-<time>)")
-	fs.BoolVar(&o.Paired, "paired", false, "run base and head at the same time, one per CPU, swapping CPUs every round, and test per-round ratios (see poolbench calibrate)")
+	fs.BoolVar(&o.Paired, "paired", false, "run base and head at the same time, one per CPU, swapping CPUs every round, and test per-pair ratios, leaving out disturbed pairs (see poolbench calibrate); -count is then the rounds before the gate may stop")
+	fs.IntVar(&o.PairSamples, "pair-samples", gate.DefaultPairSamples, "with -paired: samples per side and round (one process each)")
+	fs.IntVar(&o.MaxRounds, "max-rounds", 0, "with -paired: run more rounds, up to this many, while a finding is undecided (its interval reaches past the threshold); default -count")
 	fs.BoolVar(&o.RequireClean, "require-clean", false, "fail (exit 2) if the working tree has uncommitted changes")
 	o.Matrix = gate.DefaultMatrix
 	fs.StringVar(&o.Matrix.Transports, "transports", o.Matrix.Transports, "cells to gate: transports")
@@ -81,7 +85,16 @@ flags:`)
 	}
 	v := res.Verdict
 	fmt.Printf("%s\n", res.Table)
-	fmt.Printf("poolbench gate: base = %s, head = %s, %d samples each, %v; results in %s\n", res.BaseDesc, res.HeadDesc, o.Count, res.Took.Round(1e9), res.Out)
+	samples := fmt.Sprintf("%d samples each", o.Count)
+	if o.Paired {
+		samples = fmt.Sprintf("%d rounds of %d pairs", res.Rounds, max(o.PairSamples, 1))
+	}
+	fmt.Printf("poolbench gate: base = %s, head = %s, %s, %v; results in %s\n", res.BaseDesc, res.HeadDesc, samples, res.Took.Round(1e9), res.Out)
+	for _, f := range v.Findings {
+		if f.Pairs > 0 {
+			fmt.Printf("  paired %s\n", f)
+		}
+	}
 	switch v.ExitCode() {
 	case gate.ExitCannot:
 		return cannot("could not compare: %v", v.Cannot)

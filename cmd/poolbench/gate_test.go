@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/poolbench/poolbench/bench/gate"
+	"github.com/poolbench/poolbench/servers/app"
 )
 
 // git runs git in dir and returns its trimmed output.
@@ -54,17 +63,30 @@ func scratchRepo(t *testing.T) string {
 // file, and commits the change.
 func plant(t *testing.T, repo, msg, inServe, helper string) {
 	t.Helper()
+	const anchor = "\th.served.Add(1)\n\tex := h.acquire()\n"
+	editApp(t, repo, msg, anchor, anchor+inServe+"\n", "\n"+helper+"\n")
+}
+
+// setPlantSteps sets the planted loop's steps (plant's plantSteps) to n
+// and commits the change.
+func setPlantSteps(t *testing.T, repo string, n int) {
+	t.Helper()
+	editApp(t, repo, fmt.Sprintf("plant a loop of %d steps", n), "var plantSteps = 1\n", fmt.Sprintf("var plantSteps = %d\n", n), "")
+}
+
+// editApp replaces was with now in servers/app/app.go, appends tail and
+// commits the change as msg.
+func editApp(t *testing.T, repo, msg, was, now, tail string) {
+	t.Helper()
 	p := filepath.Join(repo, "servers", "app", "app.go")
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const anchor = "\th.served.Add(1)\n\tex := h.acquire()\n"
-	if !bytes.Contains(b, []byte(anchor)) {
-		t.Fatalf("servers/app/app.go no longer has %q: update the planted change", anchor)
+	if !bytes.Contains(b, []byte(was)) {
+		t.Fatalf("servers/app/app.go no longer has %q: update the planted change", was)
 	}
-	b = bytes.Replace(b, []byte(anchor), []byte(anchor+inServe+"\n"), 1)
-	b = append(b, []byte("\n"+helper+"\n")...)
+	b = append(bytes.Replace(b, []byte(was), []byte(now), 1), tail...)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +99,7 @@ func plant(t *testing.T, repo, msg, inServe, helper string) {
 func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"gate", "-count", "6", "-benchtime", "100ms", "-routes", "app",
-		"-out", filepath.Join(t.TempDir(), "gate")}, args...)...)
+		"-out", filepath.Join(t.TempDir(), "gate")}, args...)...) // a later -count or -out wins
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()
 	code := 0
@@ -89,9 +111,50 @@ func runGate(t *testing.T, bin, repo string, args ...string) (int, string) {
 	return code, string(out)
 }
 
+// pairedArgs run the gate paired on fasthttp's app cell under the paired
+// policy (bench/gate/paired.json: a 1% rise in cpu-ns/op fails, and any
+// allocation), 4 to 10 rounds of 4 pairs of 30000 requests (sequential: more
+// rounds only while undecided).
+func pairedArgs(t *testing.T) []string {
+	t.Helper()
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || !set.IsSet(gate.PairedCPUs[0]) || !set.IsSet(gate.PairedCPUs[1]) {
+		t.Skipf("paired gate runs need cpus %v", gate.PairedCPUs)
+	}
+	return []string{"-paired", "-count", "4", "-max-rounds", "10", "-pair-samples", "4", "-benchtime", "30000x", "-models", "fasthttp", "-policy", "bench/gate/paired.json"}
+}
+
+// baseMedian is the median of unit over the base samples of a gate run.
+func baseMedian(t *testing.T, out, unit string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "base.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []float64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		for i := 3; i < len(f); i += 2 {
+			if f[i] == unit {
+				if v, err := strconv.ParseFloat(f[i-1], 64); err == nil {
+					vs = append(vs, v)
+				}
+			}
+		}
+	}
+	if len(vs) == 0 {
+		t.Fatalf("no %s in %s/base.txt", unit, out)
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2]
+}
+
 // TestGateVerdicts plants real regressions in a scratch clone and checks
-// the gate's verdicts: A/A passes, +1 allocation per request and a
-// markedly slower handler fail with exit 1 naming the metric.
+// the gate's verdicts, paired (base and head at once, one per CPU, so a
+// busy or drifting machine hits both): A/A passes; +1 allocation per
+// request fails naming allocs/op 0 → 1; a handler made 3% slower (a fixed
+// loop, app.Spin, sized from the A/A run's CPU time per request) fails
+// naming cpu-ns/op, under a 1% threshold.
 func TestGateVerdicts(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the gate runs in child processes; the race detector adds nothing here and doubles the time")
@@ -99,31 +162,45 @@ func TestGateVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
+	paired := pairedArgs(t)
 	bin := buildPoolbench(t)
 	repo := scratchRepo(t)
 
-	if code, out := runGate(t, bin, repo, "-base", "HEAD", "-require-clean"); code != 0 {
+	aa := filepath.Join(t.TempDir(), "aa")
+	if code, out := runGate(t, bin, repo, append(paired, "-base", "HEAD", "-require-clean", "-out", aa)...); code != 0 {
 		t.Fatalf("A/A gate: exit %d, want 0\n%s", code, out)
 	}
+	cpuNs := baseMedian(t, aa, "cpu-ns/op")
 
 	plant(t, repo, "plant one allocation per request",
 		"\tplantSink = &plant{}",
 		"type plant struct {\n\tp *int\n\tn [4]int\n}\n\nvar plantSink *plant")
-	code, out := runGate(t, bin, repo, "-base", "HEAD~1")
+	code, out := runGate(t, bin, repo, "-base", "HEAD~1", "-models", "fasthttp", "-count", "4")
 	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "allocs/op: 0 → 1") {
 		t.Fatalf("+1 alloc/request gate: exit %d, want 1 naming fasthttp's allocs/op 0 → 1\n%s", code, out)
 	}
 
-	plant(t, repo, "plant a slow handler",
-		"\tplantSpin(3000)",
-		"var spinSink uint64\n\nfunc plantSpin(n int) {\n\tx := spinSink | 1\n\tfor i := 0; i < n; i++ {\n\t\tx = x*6364136223846793005 + 1442695040888963407\n\t}\n\tspinSink = x\n}")
-	code, out = runGate(t, bin, repo, "-base", "HEAD~1")
-	if code != 1 || !strings.Contains(out, "sec/op: +") {
-		t.Fatalf("slow handler gate: exit %d, want 1 naming sec/op\n%s", code, out)
+	// +3%: app.Spin steps worth 3% of a request's CPU time; a step costs
+	// what its fastest timing here says (in the handler a little more).
+	step := math.Inf(1)
+	for range 15 {
+		start := time.Now()
+		app.Spin(1 << 20)
+		step = min(step, float64(time.Since(start))/(1<<20))
 	}
-	if strings.Contains(out, "allocs/op") && strings.Contains(out, "REGRESSION") && strings.Contains(out, "allocs/op: 0 → 1") {
-		t.Errorf("slow handler gate also flags allocs/op, which did not change between HEAD~1 and HEAD:\n%s", out)
+	steps := int(math.Round(0.03 * cpuNs / step))
+	// The base runs the loop for 1 step, the head for steps: only a
+	// variable changes, so the code's layout does not (moving code alone
+	// shifts a handler's cost by a few percent, which the gate would
+	// rightly see).
+	plant(t, repo, "plant a loop of 1 step in the handler",
+		"\tpath = path[:len(path)-Spin(plantSteps)] // parsing waits for the loop", "var plantSteps = 1")
+	setPlantSteps(t, repo, steps)
+	code, out = runGate(t, bin, repo, append(paired, "-base", "HEAD~1")...)
+	if code != 1 || !strings.Contains(out, "REGRESSION Server/transport=inmem/model=fasthttp/route=app") || !strings.Contains(out, "cpu-sec/op: +") {
+		t.Fatalf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op): exit %d, want 1 naming cpu-sec/op\n%s", steps, step, cpuNs, code, out)
 	}
+	t.Logf("+3%% handler (%d steps of %.2f ns on %.0f cpu-ns/op) caught:\n%s", steps, step, cpuNs, out[strings.LastIndex(out, "poolbench gate: base"):])
 }
 
 // TestGateCannotCompare checks the exit-2 paths, each with its reason.

@@ -153,7 +153,7 @@ func (h *Handler) Serve(path, query []byte) *Exchange {
 	for _, hk := range h.hooks {
 		hk.fn(hk.on, ex)
 	}
-	plantedSpin() // off unless calibrating (planted.go)
+	path = plantedSpin(path) // off unless calibrating (planted.go)
 	ex.segs = h.split(ex.segs, path, '/')
 	if len(ex.segs) != 2 || ex.segs[0] != "app" || ex.segs[1] != "users" {
 		return ex.fail(404, "no such route: want /app/users or "+PlaintextPath)

@@ -28,7 +28,10 @@ VARIANTS   ?= default
 PROFILE    ?=
 
 # Gate (poolbench gate -h): BASE is the git revision to compare against.
+# GATE_MODE is the calibrated paired setup (poolbench calibrate measured it);
+# GATE_MODE= gives the interleaved gate with bench/gate.json.
 BASE       ?=
+GATE_MODE  ?= -paired -count 4 -max-rounds 10 -benchtime 30000x -policy bench/gate/paired.json
 GATE_FLAGS ?=
 
 # Process matrix (poolbench run -h): PROC=0 skips it; PROC_FLAGS adds flags.
@@ -86,7 +89,7 @@ help: ## List the targets and the variables they read.
 	@echo "           QUICK=$(QUICK)   (1: COUNT=1 BENCHTIME=50ms CONNS=16 PROC_COUNT=PROC_VARIANT_COUNT=1, 1s windows, no wrk cells, all-on profiles)"
 	@echo "  profile: PROFILE_FLAGS='$(PROFILE_FLAGS)'"
 	@echo "  report:  RUN=$(RUN) FORCE=$(FORCE)   pprof: RUN=$(RUN) CELL=$(CELL) KIND=$(KIND)"
-	@echo "  gate:    BASE=$(BASE) GATE_FLAGS='$(GATE_FLAGS)'   (cells: GATE_FLAGS='-models … -routes … -conns …')"
+	@echo "  gate:    BASE=$(BASE) GATE_MODE='$(GATE_MODE)' GATE_FLAGS='$(GATE_FLAGS)'   (cells: GATE_FLAGS='-models … -routes … -conns …')"
 	@echo "  compare: A=$(A) B=$(B) MD=$(MD)"
 
 .PHONY: bench
@@ -106,9 +109,9 @@ pprof: ## Open go tool pprof on loopback for one cell: make pprof CELL=<cell pat
 	@$(BUILD) && $(POOLBENCH) pprof -cell '$(CELL)' -kind '$(KIND)' $(if $(RUN),-run '$(RUN)')
 
 .PHONY: gate
-gate: ## Gate the working tree against BASE (a git rev), interleaved; exit 1 on a regression, 2 if it cannot compare.
+gate: ## Gate the working tree against BASE (a git rev), paired (GATE_MODE); exit 1 on a regression, 2 if it cannot compare.
 	@test -n "$(BASE)$(GATE_FLAGS)" || { echo "make gate: set BASE, e.g. make gate BASE=origin/main (or GATE_FLAGS='-base-mod github.com/valyala/fasthttp@v1.73.0')" >&2; exit 2; }
-	@$(BUILD) && $(POOLBENCH) gate $(if $(BASE),-base "$(BASE)") $(GATE_FLAGS)
+	@$(BUILD) && $(POOLBENCH) gate $(if $(BASE),-base "$(BASE)") $(GATE_MODE) $(GATE_FLAGS)
 
 .PHONY: compare
 compare: ## Compare two runs side by side: make compare A=results/<run> B=results/<run> [MD=1 for markdown].

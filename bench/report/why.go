@@ -229,7 +229,7 @@ func (b *builder) saysDriverVsWrk(cells []*Cell) {
 		for _, cn := range values(lc, "conns") {
 			cc := selectKey(lc, "conns", cn)
 			var parts []string
-			agree := true
+			agree, lighter := true, true
 			for _, m := range b.models(cc) {
 				d, w := find(cc, "model", m, "client", "driver"), find(cc, "model", m, "client", "wrk")
 				if d == nil || w == nil {
@@ -237,16 +237,21 @@ func (b *builder) saysDriverVsWrk(cells []*Cell) {
 				}
 				rps := median(d, "req/s") / median(w, "req/s")
 				cpu := (median(d, "load-user-ns/op") + median(d, "load-sys-ns/op")) / (median(w, "load-user-ns/op") + median(w, "load-sys-ns/op"))
+				srv := median(d, "cpu-ns/op") / median(w, "cpu-ns/op")
 				agree = agree && math.Abs(rps-1) <= 0.1 && math.Abs(cpu-1) <= 0.1
-				parts = append(parts, fmt.Sprintf("against %s the driver gets %s wrk's req/s and spends %s its CPU per request, with %s read calls per request to wrk's %s",
-					m, fmtRatio(rps), fmtRatio(cpu), fmtNum(median(d, "load-syscr/op")), fmtNum(median(w, "load-syscr/op"))))
+				lighter = lighter && cpu <= 1.1 && rps >= 0.9
+				parts = append(parts, fmt.Sprintf("against %s the driver gets %s wrk's req/s and spends %s its CPU per request, with %s read calls per request to wrk's %s; the server's CPU per request under the driver is %s that under wrk",
+					m, fmtRatio(rps), fmtRatio(cpu), fmtNum(median(d, "load-syscr/op")), fmtNum(median(w, "load-syscr/op")), fmtRatio(srv)))
 			}
 			if len(parts) == 0 {
 				continue
 			}
 			verdict := "within 10% of each other"
-			if !agree {
-				verdict = "NOT within 10% of each other"
+			switch {
+			case !agree && lighter:
+				verdict = "NOT within 10% of each other: the driver is the lighter client (less CPU per request, as many requests or more), so where the load's CPU is the limit it offers more load than wrk"
+			case !agree:
+				verdict = "NOT within 10% of each other: the driver costs more than wrk, and where the load's CPU is the limit the server sees less load than wrk would give it"
 			}
 			b.say("Driver vs wrk, %s at %s connections: %s — %s.", load, cn, strings.Join(parts, "; "), verdict)
 		}

@@ -148,10 +148,11 @@ func (b *builder) saysTail(cells []*Cell) {
 	cn := conns[len(conns)-1]
 	cc := selectKey(sl, "conns", cn)
 	var parts []string
-	drops := 0.0
+	drops, loadShare := 0.0, 1.0
 	for _, m := range b.models(cc) {
 		c := find(cc, "model", m)
 		p99, sched := median(c, "p99-ns"), median(c, "sched-p99-ns")
+		loadSched, hasLoad := c.Median("load-sched-p99-ns")
 		drops += nz(median(c, "listen-overflows")) + nz(median(c, "listen-drops")) + nz(median(c, "syn-retrans"))
 		// A closed loop keeps conns requests in flight: by Little's law
 		// the mean latency is conns over the throughput.
@@ -159,10 +160,20 @@ func (b *builder) saysTail(cells []*Cell) {
 		if n, err := strconv.ParseFloat(cn, 64); err == nil {
 			little = n / median(c, "req/s") * 1e9
 		}
-		parts = append(parts, fmt.Sprintf("%s p99 %s (%.1f× the mean of %s that %s requests in flight at %s req/s imply), server scheduling latency p99 %s (%.0f%% of p99), TCP counters %s",
-			m, fmtNs(p99), p99/little, fmtNs(little), cn, fmtRate(median(c, "req/s")), fmtNs(sched), 100*sched/p99, tcpCounters(c)))
+		load := ""
+		if hasLoad {
+			load = fmt.Sprintf(", the load's own scheduling latency p99 %s (%.0f%% of p99)", fmtNs(loadSched), 100*loadSched/p99)
+			loadShare = min(loadShare, loadSched/p99)
+		} else {
+			loadShare = 0
+		}
+		parts = append(parts, fmt.Sprintf("%s p99 %s (%.1f× the mean of %s that %s requests in flight at %s req/s imply), server scheduling latency p99 %s (%.0f%% of p99)%s, TCP counters %s",
+			m, fmtNs(p99), p99/little, fmtNs(little), cn, fmtRate(median(c, "req/s")), fmtNs(sched), 100*sched/p99, load, tcpCounters(c)))
 	}
 	verdict := "no listen overflow, listen drop or SYN retransmit in the window: the accept queue did not overflow and no client waited for a SYN timeout, so the tail is queueing behind the other connections in the processes (the scheduling latency is the part of it the server's goroutines spent runnable, not running)"
+	if loadShare >= 0.5 {
+		verdict = "no listen overflow, listen drop or SYN retransmit in the window, and the server's goroutines waited little: the tail is in the load, whose goroutines (one per connection, on one CPU) waited runnable for most of it — the load's scheduler serves its connections unevenly, so a few requests wait many rounds"
+	}
 	if drops > 0 {
 		verdict = "the accept queue overflowed (listen overflows/drops) and SYNs were retransmitted: those clients waited at least the 1 s SYN timeout, which is the tail"
 	}

@@ -24,6 +24,7 @@ var CostUnits = []Unit{
 	{"load-ivcsw/op", false},
 	{"load-syscr/op", false},
 	{"load-syscw/op", false},
+	{"load-sched-p99-ns", false},
 	// The kernel's TCP counters over the window, totals for the cell.
 	{"listen-overflows", false},
 	{"listen-drops", false},

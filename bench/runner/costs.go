@@ -21,6 +21,7 @@ import (
 func measureWindow(plan *workloads.Plan, rep *LoadReport) func() error {
 	var p0 sysstat.Proc
 	var t0 sysstat.TCP
+	var s0 control.Stats
 	var err error
 	keep := func(e error) {
 		if e != nil && err == nil {
@@ -37,15 +38,20 @@ func measureWindow(plan *workloads.Plan, rep *LoadReport) func() error {
 		keep(e)
 		p0, e = sysstat.ReadProc("self")
 		keep(e)
+		s0, e = control.Take(control.Options{}, nil)
+		keep(e)
 	}
 	plan.OnEnd = func() {
 		p1, e := sysstat.ReadProc("self")
 		keep(e)
 		t1, e2 := sysstat.ReadTCP()
 		keep(e2)
-		if e == nil && e2 == nil {
+		s1, e3 := control.Take(control.Options{}, nil)
+		keep(e3)
+		if e == nil && e2 == nil && e3 == nil {
 			lp, tcp := p1.Sub(p0), t1.Sub(t0)
-			rep.LoadProc, rep.TCP = &lp, &tcp
+			sched := control.SchedLatencyQuantile(s0, s1, 0.99).Nanoseconds()
+			rep.LoadProc, rep.TCP, rep.LoadSchedP99Ns = &lp, &tcp, &sched
 		}
 		if end != nil {
 			end()
@@ -83,6 +89,9 @@ func (r *LoadReport) costMetrics(n float64) []results.Metric {
 			results.Metric{Value: float64(lp.ReadCalls) / n, Unit: "load-syscr/op"},
 			results.Metric{Value: float64(lp.WriteCalls) / n, Unit: "load-syscw/op"},
 		)
+	}
+	if ls := r.LoadSchedP99Ns; ls != nil {
+		ms = append(ms, results.Metric{Value: float64(*ls), Unit: "load-sched-p99-ns"})
 	}
 	if t := r.TCP; t != nil {
 		ms = append(ms,

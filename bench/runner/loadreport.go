@@ -50,6 +50,10 @@ type LoadReport struct {
 	// the kernel's TCP counters over it (costs.go; nil when not read).
 	LoadProc *sysstat.Proc `json:"load_proc,omitempty"`
 	TCP      *sysstat.TCP  `json:"tcp,omitempty"`
+	// LoadSchedP99Ns is the 99th percentile of the time the load's own
+	// goroutines waited runnable in the window (runtime/metrics
+	// /sched/latencies), nil for an outside tool.
+	LoadSchedP99Ns *int64 `json:"load_sched_p99_ns,omitempty"`
 	// Unmeasured lists units the load could not measure, left off the
 	// line (loadtool.go), e.g. p999-ns for wrk.
 	Unmeasured []string `json:"unmeasured,omitempty"`

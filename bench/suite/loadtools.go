@@ -16,9 +16,11 @@ var (
 	ToolCount = 2
 )
 
-// toolRun is the `poolbench run` of the installed outside load tools beside
-// the driver at ToolConns (driver cells too, so both come from one
-// interleaved run), or nil when none is installed (run would print why).
+// toolRun is the `poolbench run` of the installed outside load tools at
+// ToolConns, or nil when none is installed (run would print why). The
+// driver's cells there are the sweep's: running them again here would add
+// samples taken minutes later to the same cells, and their spread would
+// be the drift between the two steps, not the cell's.
 func toolRun(scope, procFlags []string) []string {
 	var tools []string
 	for _, t := range runner.LoadTools.All() {
@@ -35,5 +37,5 @@ func toolRun(scope, procFlags []string) []string {
 	}
 	args := append(append([]string{}, scope...), procFlags...)
 	return append(args, "-loads", "keepalive", "-keepalive-conns", strings.Join(conns, ","),
-		"-load-tool", runner.DriverTool+","+strings.Join(tools, ","))
+		"-load-tool", strings.Join(tools, ","))
 }

@@ -99,7 +99,7 @@ func TestProcCells(t *testing.T) {
 
 // TestProcRuns: the in-process flags narrow the process layer, the
 // variants run beside the sweep at one keep-alive connection count only, and
-// the outside load tools (where installed) at ToolConns beside the driver.
+// the outside load tools (where installed) at ToolConns, without the driver.
 func TestProcRuns(t *testing.T) {
 	t.Parallel()
 	sweep, err := procCells(nil)
@@ -108,10 +108,11 @@ func TestProcRuns(t *testing.T) {
 	}
 	models := len(servers.Models.All())
 	oneOff := len(app.OneOff()) - 1 // all-on is in the sweep
-	// Where wrk is installed: driver and wrk cells at each ToolConns, per model.
+	// Where wrk is installed: wrk cells at each ToolConns, per model (the
+	// driver's are the sweep's).
 	toolCells := -1
 	if (runner.Wrk{}).Available() == nil {
-		toolCells = 2 * len(ToolConns) * models
+		toolCells = len(ToolConns) * models
 	}
 	const sw, tools, vars = "process layer", "outside load tools", "process variants"
 	tests := []struct {

@@ -28,10 +28,10 @@ func TestCompareCmd(t *testing.T) {
 		code int
 		want []string // in stdout, in this order
 	}{
-		{"two runs", []string{ref, scaled}, 0, []string{"DIFFERENT: cpu, kernel", "≠  cpu", "AMD EPYC", "unknown", "7 ratios: 5 grew, 0 shrank, 2 unchanged",
+		{"two runs", []string{ref, scaled}, 0, []string{"DIFFERENT: cpu, kernel", "≠  cpu", "Intel(R) Xeon(R)", "unknown", "7 ratios: 5 grew, 0 shrank, 2 unchanged",
 			"Proc/client=driver/route=app/load=keepalive/conns=16/", "grew +100.0%", "Proc · req/s", "-50.00%"}},
-		{"markdown, flags after the runs", []string{ref, scaled, "-md"}, 0, []string{"## Machine", "| ≠ | kernel | Linux-6.18.44-fc-v509 | Linux-6.19.0-other |", "## Headline ratios", "| cell | A | B | vs A |"}},
-		{"sets of runs", []string{"-a", scaled + "," + scaled, "-b", scaled, "-filter", "/load:keepalive"}, 0, []string{"Same machine", "5 ratios: 0 grew, 0 shrank, 5 unchanged", "n=10+5"}},
+		{"markdown, flags after the runs", []string{ref, scaled, "-md"}, 0, []string{"## Machine", "| ≠ | kernel | Linux-6.18.44-fc-v669 | Linux-6.19.0-other |", "## Headline ratios", "| cell | A | B | vs A |"}},
+		{"sets of runs", []string{"-a", scaled + "," + scaled, "-b", scaled, "-filter", "/load:keepalive"}, 0, []string{"Same machine", "5 ratios: 0 grew, 0 shrank, 5 unchanged", "n=8+4"}},
 		{"missing folder", []string{ref, filepath.Join(t.TempDir(), "nope")}, 2, nil},
 		{"junk", []string{junk, scaled}, 2, nil},
 		{"one run", []string{ref}, 2, nil},

@@ -76,9 +76,12 @@ func noise(b *builder) {
 }
 
 // slowPct is a cell's per-sample slowdown of its CPUs: the worse of the
-// probes around the window and the clocks during it.
+// probes around the window and, for a closed loop, the clocks during it.
 func slowPct(c *Cell) []float64 {
 	out := append([]float64(nil), c.Values["probe-slow-pct"]...)
+	if t, ok := loadTraits(c.Keys["load"]); !ok || !t.Closed {
+		return out // the runner judges open loops by the probes alone
+	}
 	for _, u := range []string{"server-clock-slow-pct", "load-clock-slow-pct"} {
 		for i, v := range c.Values[u] {
 			if i < len(out) {

@@ -260,7 +260,7 @@ func (b *builder) saysDriverVsWrk(cells []*Cell) {
 			verdict := "within 10% of each other"
 			switch {
 			case !agree && lighter:
-				verdict = "NOT within 10% of each other: the driver is the lighter client (less CPU per request, as many requests or more), so where the load's CPU is the limit it offers more load than wrk"
+				verdict = "NOT within 10% of each other: the driver is the lighter client (less of its own CPU per request than wrk); compare the server's CPU per request under each tool to see whether the server saw the same work"
 			case !agree:
 				verdict = "NOT within 10% of each other: the driver costs more than wrk, and where the load's CPU is the limit the server sees less load than wrk would give it"
 			}

@@ -96,8 +96,13 @@ func TestSidesAndReuse(t *testing.T) {
 				t.Errorf("client %+v server %+v: want %d opened on each side, %d uses, %d reuses", c, s, tc.wantOpened, n, n-tc.wantOpened)
 			}
 			if tc.serverCloses {
-				if s.ClosedHere != n || end.Server.TimeWait < n || end.Client.TimeWait != 0 {
-					t.Errorf("server closes: server closed %d first, TIME_WAIT server %d client %d: want %d, ≥%d, 0", s.ClosedHere, end.Server.TimeWait, end.Client.TimeWait, n, n)
+				// The client closes too once it reads "Connection: close": the
+				// server's FIN normally goes first, but a server goroutine
+				// preempted between its write and its close (-race, a busy
+				// machine) lets one client FIN win, and that TIME_WAIT is the
+				// client's. Seen once in CI: server 4, client 1.
+				if s.ClosedHere != n || end.Server.TimeWait < n-1 || end.Client.TimeWait > 1 || end.Server.TimeWait+end.Client.TimeWait < n {
+					t.Errorf("server closes: server closed %d first, TIME_WAIT server %d client %d: want %d, ≥%d (one may be the client's), ≤1, %d in all", s.ClosedHere, end.Server.TimeWait, end.Client.TimeWait, n, n-1, n)
 				}
 				return
 			}

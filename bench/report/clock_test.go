@@ -30,14 +30,7 @@ func TestClockAdjustment(t *testing.T) {
 	for _, x := range clocks { // open loop: its rate is the load's, not the CPUs'
 		fmt.Fprintf(&b, "BenchmarkProc/model=fasthttp/client=driver/route=app/load=bursty/conns=0/gap=500ms/mem=default/pool=on/conv=on/reuse=on 1 %g req/s %g server-clock-slow-pct %g load-clock-slow-pct\n", 2000-x, x, x)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readBench(t, b.String())
 	var fit *ClockFit
 	for i := range r.ClockFits {
 		if r.ClockFits[i].Unit == "req/s" {
@@ -64,4 +57,18 @@ func TestClockAdjustment(t *testing.T) {
 			t.Errorf("%s: raw samples %v not kept", c.Keys["model"], got)
 		}
 	}
+}
+
+// readBench reads a run folder holding only bench.txt with text.
+func readBench(t *testing.T, text string) *Run {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -2,8 +2,6 @@ package report
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -26,14 +24,7 @@ func TestPrecisionSection(t *testing.T) {
 			fmt.Fprintf(&b, "BenchmarkServer/transport=inmem/model=%s/route=app/load=keepalive/conns=16/pool=on/conv=on/reuse=on-2 1 %g ns/op\n", m.name, m.v)
 		}
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readBench(t, b.String())
 	rep := Build(r)
 	var sec *Section
 	for i := range rep.Sections {

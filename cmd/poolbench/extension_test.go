@@ -95,11 +95,19 @@ func TestExtensions(t *testing.T) {
 		if !ok || cps < 0.15*rps || cps > 0.4*rps {
 			t.Errorf("%s: connects/s %.0f for %.0f req/s, want about a quarter (4 requests per connection)", on.Name, cps, rps)
 		}
-		aOn, _ := on.Value("allocs/op")
-		aOff, _ := off.Value("allocs/op")
-		t.Logf("%s: allocs/op ballast=off %.2f, on %.2f; connects/s %.0f for %.0f req/s", model, aOff, aOn, cps, rps)
-		if aOff < aOn+2 {
-			t.Errorf("%s: allocs/op ballast=off %.2f, on %.2f: want at least 2 more (the switch allocates 4)", model, aOff, aOn)
+		// The switch's allocations, read where no connection is opened or
+		// closed in the window (fewreq's dials move its allocs/op by a few
+		// from run to run: 3.5 then 1.7 apart measured for the same code).
+		kOn, kOff := got[name("keepalive", "2", "on")], got[name("keepalive", "2", "off")]
+		if kOff == nil {
+			t.Errorf("bench.txt lacks %s keepalive ballast=off: have %v", model, got)
+			continue
+		}
+		aOn, _ := kOn.Value("allocs/op")
+		aOff, _ := kOff.Value("allocs/op")
+		t.Logf("%s: keep-alive allocs/op ballast=off %.2f, on %.2f; fewreq connects/s %.0f for %.0f req/s", model, aOff, aOn, cps, rps)
+		if aOff < aOn+3 {
+			t.Errorf("%s: keep-alive allocs/op ballast=off %.2f, on %.2f: want at least 3 more (the switch allocates 4)", model, aOff, aOn)
 		}
 	}
 

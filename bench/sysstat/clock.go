@@ -1,14 +1,11 @@
 package sysstat
 
 import (
-	"fmt"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ClockIters sizes one tick of a Clock: a few microseconds of the probe's
@@ -52,22 +49,14 @@ func StartClock(cpu int) (*Clock, error) {
 	ready := make(chan error, 1)
 	go func() {
 		defer close(c.done)
-		// Restore the mask before unlocking, as RunProbe does: a retired
-		// thread could take a Pdeathsig child with it.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		var old unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &old); err != nil {
-			ready <- fmt.Errorf("reading the clock's cpu mask: %w", err)
+		restore, err := pinThread(cpu, "clock")
+		if err != nil {
+			ready <- err
 			return
 		}
-		var set unix.CPUSet
-		set.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			ready <- fmt.Errorf("pinning the clock to cpu %d: %w", cpu, err)
-			return
-		}
-		defer unix.SchedSetaffinity(0, &old) //nolint:errcheck // the old mask was valid a moment ago
+		defer restore()
 		ready <- nil
 		t := time.NewTicker(ClockPeriod)
 		defer t.Stop()
@@ -188,17 +177,12 @@ func ClockBaseline(cpu int) (int64, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		var old, set unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &old); err != nil {
-			ch <- result{err: fmt.Errorf("reading the clock's cpu mask: %w", err)}
+		restore, err := pinThread(cpu, "clock")
+		if err != nil {
+			ch <- result{err: err}
 			return
 		}
-		set.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			ch <- result{err: fmt.Errorf("pinning the clock to cpu %d: %w", cpu, err)}
-			return
-		}
-		defer unix.SchedSetaffinity(0, &old) //nolint:errcheck // the old mask was valid a moment ago
+		defer restore()
 		best := int64(1<<63 - 1)
 		for range 200 {
 			start := time.Now()

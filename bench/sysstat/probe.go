@@ -40,23 +40,14 @@ func RunProbe(cpu int) (Probe, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		// The thread's own mask is restored before it is unlocked. It must
-		// not be retired instead (exiting locked): a child started from it
-		// with Pdeathsig would be killed when the thread ends.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		var old unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &old); err != nil {
-			ch <- result{err: fmt.Errorf("reading the noise probe's cpu mask: %w", err)}
+		restore, err := pinThread(cpu, "noise probe")
+		if err != nil {
+			ch <- result{err: err}
 			return
 		}
-		var set unix.CPUSet
-		set.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			ch <- result{err: fmt.Errorf("pinning the noise probe to cpu %d: %w", cpu, err)}
-			return
-		}
-		defer unix.SchedSetaffinity(0, &old) //nolint:errcheck // the old mask was valid a moment ago
+		defer restore()
 		p := Probe{CPU: cpu, LoopNanos: 1<<63 - 1, SyscallNanos: 1<<63 - 1}
 		for range probeRepeats {
 			p.LoopNanos = min(p.LoopNanos, timeIt(spin))
@@ -102,4 +93,21 @@ func (p Probe) Slower(base Probe) float64 {
 		return float64(a)/float64(b) - 1
 	}
 	return max(f(p.LoopNanos, base.LoopNanos), f(p.SyscallNanos, base.SyscallNanos))
+}
+
+// pinThread pins the calling goroutine's OS thread, which the caller has
+// locked, to cpu, and returns what restores the thread's own mask. Restore
+// it before unlocking rather than retire the thread: a child started from
+// it with Pdeathsig would be killed when the thread ends.
+func pinThread(cpu int, what string) (restore func(), err error) {
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, fmt.Errorf("reading the %s's cpu mask: %w", what, err)
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("pinning the %s to cpu %d: %w", what, cpu, err)
+	}
+	return func() { unix.SchedSetaffinity(0, &old) }, nil //nolint:errcheck // the old mask was valid a moment ago
 }
